@@ -1,0 +1,4 @@
+// Package redisx connects to Redis: a standalone server or a Redis Cluster
+// from a URL, or an embedded in-process server (miniredis) for `user360 dev`
+// on a machine with nothing installed.
+package redisx

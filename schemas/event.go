@@ -1,0 +1,109 @@
+package schemas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Message types of the Segment spec.
+const (
+	TypeIdentify = "identify"
+	TypeTrack    = "track"
+	TypePage     = "page"
+	TypeScreen   = "screen"
+	TypeGroup    = "group"
+	TypeAlias    = "alias"
+)
+
+// Event is a record of the events topic: one Segment-spec message, normalised
+// by the gateway (messageId set, receivedAt stamped, timestamp corrected for
+// clock skew). Connectors that produce straight to the topic send the same
+// shape (see docs/TOPICS.md). Fields the gateway does not know are kept in
+// Extra and written back, so nothing a sender adds is lost.
+type Event struct {
+	Type         string                     `json:"type"`
+	MessageID    string                     `json:"messageId"`
+	UserID       string                     `json:"userId,omitempty"`
+	AnonymousID  string                     `json:"anonymousId,omitempty"`
+	Event        string                     `json:"event,omitempty"`
+	Name         string                     `json:"name,omitempty"`
+	Category     string                     `json:"category,omitempty"`
+	PreviousID   string                     `json:"previousId,omitempty"`
+	GroupID      string                     `json:"groupId,omitempty"`
+	Traits       map[string]any             `json:"traits,omitempty"`
+	Properties   map[string]any             `json:"properties,omitempty"`
+	Context      map[string]any             `json:"context,omitempty"`
+	Integrations map[string]any             `json:"integrations,omitempty"`
+	Timestamp    time.Time                  `json:"timestamp"`
+	SentAt       *time.Time                 `json:"sentAt,omitempty"`
+	ReceivedAt   time.Time                  `json:"receivedAt"`
+	Extra        map[string]json.RawMessage `json:"-"`
+}
+
+// eventAlias avoids recursion in the JSON methods.
+type eventAlias Event
+
+var eventKnownFields = map[string]bool{
+	"type": true, "messageId": true, "userId": true, "anonymousId": true, "event": true,
+	"name": true, "category": true, "previousId": true, "groupId": true, "traits": true,
+	"properties": true, "context": true, "integrations": true, "timestamp": true,
+	"sentAt": true, "receivedAt": true,
+}
+
+// MarshalJSON writes the known fields and then Extra.
+func (e Event) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(eventAlias(e))
+	if err != nil || len(e.Extra) == 0 {
+		return b, err
+	}
+	extra := make(map[string]json.RawMessage, len(e.Extra))
+	for k, v := range e.Extra {
+		if !eventKnownFields[k] {
+			extra[k] = v
+		}
+	}
+	if len(extra) == 0 {
+		return b, nil
+	}
+	eb, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	// b = {...known}, eb = {...extra}: splice them.
+	out := make([]byte, 0, len(b)+len(eb))
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, ',')
+	out = append(out, eb[1:]...)
+	return out, nil
+}
+
+// UnmarshalJSON reads the known fields and keeps the others in Extra.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var a eventAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	for k := range all {
+		if eventKnownFields[k] {
+			delete(all, k)
+		}
+	}
+	if len(all) > 0 {
+		a.Extra = all
+	}
+	*e = Event(a)
+	return nil
+}
+
+// IdentityKey is the id a record of this event is keyed by: the user id, else
+// the anonymous id.
+func (e *Event) IdentityKey() string {
+	if e.UserID != "" {
+		return e.UserID
+	}
+	return e.AnonymousID
+}
