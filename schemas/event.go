@@ -13,6 +13,10 @@ const (
 	TypeScreen   = "screen"
 	TypeGroup    = "group"
 	TypeAlias    = "alias"
+	// TypeDelete is a User360 extension: delete the profile that the
+	// message's identifiers resolve to (user API and profile API deletes go
+	// through the log like every other write, so replay reproduces them).
+	TypeDelete = "delete"
 )
 
 // Event is a record of the events topic: one Segment-spec message, normalised

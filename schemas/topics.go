@@ -8,6 +8,7 @@ const (
 	TopicProfileUpdates = "profile-updates"
 	TopicSegmentChanges = "segment-changes"
 	TopicDeadLetter     = "deadletter"
+	TopicDefinitions    = "definitions"
 )
 
 // DefaultTopicPrefix is the prefix used when none is configured.
@@ -35,6 +36,10 @@ type Topics struct {
 	ProfileUpdates string
 	SegmentChanges string
 	DeadLetter     string
+	// Definitions is a compacted topic of configuration that users create
+	// through the APIs (segments, destinations, property schemas); see
+	// internal/defs.
+	Definitions string
 }
 
 // NewTopics returns the topic names for a prefix ("" means DefaultTopicPrefix).
@@ -47,12 +52,13 @@ func NewTopics(prefix string) Topics {
 		ProfileUpdates: prefix + TopicProfileUpdates,
 		SegmentChanges: prefix + TopicSegmentChanges,
 		DeadLetter:     prefix + TopicDeadLetter,
+		Definitions:    prefix + TopicDefinitions,
 	}
 }
 
 // All lists the topic names.
 func (t Topics) All() []string {
-	return []string{t.Events, t.ProfileUpdates, t.SegmentChanges, t.DeadLetter}
+	return []string{t.Events, t.ProfileUpdates, t.SegmentChanges, t.DeadLetter, t.Definitions}
 }
 
 // Key builds a record key: tenant, "/", then the entity id (a user id, an
