@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,13 +119,48 @@ func (p *Publisher) Publish(ctx context.Context, tenant string, events []schemas
 }
 
 // Produce writes records and waits until the broker acknowledged all of
-// them; any failure is ErrUnavailable (wrapped with the cause).
+// them; any failure, or ctx ending first, is ErrUnavailable (wrapped with the
+// cause).
+//
+// The producer is idempotent, so franz-go keeps retrying records that were
+// already sent rather than risk reordering them; Produce does not wait for
+// that: when ctx ends it answers ErrUnavailable and the records may still be
+// written later. The caller (an SDK retrying after a 503) then sends them
+// again with the same messageId, and the identity stage deduplicates by
+// messageId: at-least-once in the log, exactly once in effect. What Produce
+// never does is report success for a record that is not in the log.
 func (p *Publisher) Produce(ctx context.Context, recs ...*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		left     = int64(len(recs))
+		done     = make(chan struct{})
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+		if atomic.AddInt64(&left, -1) == 0 {
+			close(done)
+		}
+	}
+	for _, r := range recs {
+		p.cl.Produce(ctx, r, promise)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	if firstErr != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, firstErr)
 	}
 	return nil
 }

@@ -1,0 +1,134 @@
+package activation
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures the activation role. Zero values are replaced by the
+// defaults of DefaultConfig in New.
+type Config struct {
+	// Namespace prefixes every Redis key (default "u360").
+	Namespace string
+	// Group is the consumer group on the segment-changes topic
+	// (default "user360-activation").
+	Group string
+	// Timeout bounds one webhook call (default 10s).
+	Timeout time.Duration
+	// BaseBackoff is the first retry delay; it doubles per attempt, with
+	// jitter, up to MaxBackoff (defaults 1s and 10m).
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// MaxRetryAfter caps a receiver's Retry-After (default 1h).
+	MaxRetryAfter time.Duration
+	// MaxAge is how long a job may be retried before it fails, unless the
+	// destination sets its own (default 24h).
+	MaxAge time.Duration
+	// Concurrency bounds the calls in flight per destination (default 8).
+	Concurrency int
+	// PollInterval is how often a dispatcher looks for due jobs when nothing
+	// woke it (default 250ms). Jobs parked by this process wake it at once.
+	PollInterval time.Duration
+	// Lease is how long a claimed queue head stays reserved for the claiming
+	// dispatcher before another instance may take it over (default
+	// Timeout + 30s).
+	Lease time.Duration
+	// BreakerThreshold consecutive failures open a destination's circuit
+	// for BreakerCooldown (defaults 5 and 30s).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+	// ExportPageSize is the number of members read per page by exports
+	// (default 1000).
+	ExportPageSize int
+	// MaxPollRecords bounds a consumed batch (default 1000).
+	MaxPollRecords int
+}
+
+// DefaultConfig returns the production defaults.
+func DefaultConfig() Config {
+	return Config{
+		Namespace:        "u360",
+		Group:            "user360-activation",
+		Timeout:          10 * time.Second,
+		BaseBackoff:      time.Second,
+		MaxBackoff:       10 * time.Minute,
+		MaxRetryAfter:    time.Hour,
+		MaxAge:           24 * time.Hour,
+		Concurrency:      8,
+		PollInterval:     250 * time.Millisecond,
+		BreakerThreshold: 5,
+		BreakerCooldown:  30 * time.Second,
+		ExportPageSize:   1000,
+		MaxPollRecords:   1000,
+	}
+}
+
+// ErrInvalidConfig wraps every configuration error.
+var ErrInvalidConfig = errors.New("activation: invalid config")
+
+// withDefaults fills zero values.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Namespace == "" {
+		c.Namespace = d.Namespace
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	if c.Timeout == 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.BaseBackoff == 0 {
+		c.BaseBackoff = d.BaseBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = d.MaxBackoff
+	}
+	if c.MaxRetryAfter == 0 {
+		c.MaxRetryAfter = d.MaxRetryAfter
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = d.MaxAge
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.Lease == 0 {
+		c.Lease = c.Timeout + 30*time.Second
+	}
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = d.BreakerThreshold
+	}
+	if c.BreakerCooldown == 0 {
+		c.BreakerCooldown = d.BreakerCooldown
+	}
+	if c.ExportPageSize == 0 {
+		c.ExportPageSize = d.ExportPageSize
+	}
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = d.MaxPollRecords
+	}
+	return c
+}
+
+// Validate checks the configuration (after defaults are applied).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Timeout < 0, c.BaseBackoff < 0, c.MaxBackoff < c.BaseBackoff, c.MaxAge < 0, c.PollInterval < 0, c.BreakerCooldown < 0, c.MaxRetryAfter < 0:
+		return fmt.Errorf("%w: durations must be positive and MaxBackoff >= BaseBackoff", ErrInvalidConfig)
+	case c.Lease <= c.Timeout:
+		return fmt.Errorf("%w: Lease (%s) must exceed Timeout (%s)", ErrInvalidConfig, c.Lease, c.Timeout)
+	case c.Concurrency < 1 || c.Concurrency > 1024:
+		return fmt.Errorf("%w: Concurrency must be 1..1024", ErrInvalidConfig)
+	case c.BreakerThreshold < 1:
+		return fmt.Errorf("%w: BreakerThreshold must be at least 1", ErrInvalidConfig)
+	case c.ExportPageSize < 1 || c.ExportPageSize > 10000:
+		return fmt.Errorf("%w: ExportPageSize must be 1..10000", ErrInvalidConfig)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package identity
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/user360/user360/ingest"
+	"github.com/user360/user360/internal/httpx"
+	"github.com/user360/user360/schemas"
+)
+
+// Page sizes of list endpoints.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// tenantID is the authenticated tenant of a request.
+func tenantID(r *http.Request) string {
+	if t := httpx.TenantFrom(r.Context()); t != nil {
+		return t.ID
+	}
+	return ""
+}
+
+// writeStoreError maps store errors to responses.
+func (s *Service) writeStoreError(w http.ResponseWriter, err error, field string) {
+	switch {
+	case errors.Is(err, ErrBadRef):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_ref", err.Error(), field)
+	case errors.Is(err, ErrNotFound):
+		httpx.WriteError(w, http.StatusNotFound, "not_found", "no such profile", "")
+	case errors.Is(err, ingest.ErrUnavailable):
+		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the event log is unavailable; retry", "")
+	default:
+		s.deps.Log.Error().Err(err).Msg("identity API")
+		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the profile store is unavailable; retry", "")
+	}
+}
+
+// pageParams reads ?limit= and ?cursor=; ok is false after a 400.
+func pageParams(w http.ResponseWriter, r *http.Request) (int, string, bool) {
+	limit := defaultPageSize
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			httpx.WriteError(w, http.StatusBadRequest, "invalid_limit", "limit must be an integer from 1 to 1000", "limit")
+			return 0, "", false
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("cursor"), true
+}
+
+// resolveRef resolves the {ref} path value; it answers itself on failure.
+func (s *Service) resolveRef(w http.ResponseWriter, r *http.Request) (string, bool) {
+	pid, err := s.store.Resolve(r.Context(), tenantID(r), r.PathValue("ref"))
+	if err != nil {
+		s.writeStoreError(w, err, "ref")
+		return "", false
+	}
+	return pid, true
+}
+
+// segments lists a profile's segments (empty without a SegmentLister).
+func (s *Service) segments(r *http.Request, pid string) ([]string, error) {
+	if s.deps.Segments == nil {
+		return []string{}, nil
+	}
+	segs, err := s.deps.Segments.ProfileSegments(r.Context(), tenantID(r), pid)
+	if segs == nil {
+		segs = []string{}
+	}
+	return segs, err
+}
+
+// loadProfile reads the profile with its segments. A segment lookup failure
+// returns the profile without them and sets X-User360-Partial.
+func (s *Service) loadProfile(w http.ResponseWriter, r *http.Request, pid string) (schemas.Profile, bool) {
+	p, err := s.store.GetProfile(r.Context(), tenantID(r), pid)
+	if err != nil {
+		s.writeStoreError(w, err, "")
+		return p, false
+	}
+	segs, err := s.segments(r, pid)
+	if err != nil {
+		s.deps.Log.Warn().Err(err).Str("tenant", tenantID(r)).Msg("segments unavailable")
+		w.Header().Set("X-User360-Partial", "segments")
+	}
+	p.Segments = segs
+	return p, true
+}
+
+func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	if p, ok := s.loadProfile(w, r, pid); ok {
+		httpx.WriteJSON(w, http.StatusOK, p)
+	}
+}
+
+// ProfileList is the body of GET /v1/profiles.
+type ProfileList struct {
+	Profiles   []schemas.Profile `json:"profiles"`
+	NextCursor string            `json:"nextCursor,omitempty"`
+}
+
+func (s *Service) listProfiles(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	ps, next, err := s.store.ScanProfiles(r.Context(), tenantID(r), cursor, limit)
+	if err != nil {
+		s.writeStoreError(w, err, "")
+		return
+	}
+	if ps == nil {
+		ps = []schemas.Profile{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, ProfileList{Profiles: ps, NextCursor: next})
+}
+
+// EventPage is the body of GET /v1/profiles/{ref}/events.
+type EventPage struct {
+	ProfileID   string                      `json:"profileId"`
+	Events      []schemas.EventSummary      `json:"events"`
+	NextCursor  string                      `json:"nextCursor,omitempty"`
+	DailyCounts map[string]map[string]int64 `json:"dailyCounts"`
+}
+
+// eventCursor encodes a position in the timeline (time, messageId).
+func eventCursor(e schemas.EventSummary) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(e.Timestamp.UnixMilli(), 10) + "|" + e.MessageID))
+}
+
+// eventBefore orders timeline entries newest first (ties by messageId).
+func eventBefore(a, b schemas.EventSummary) bool {
+	if !a.Timestamp.Equal(b.Timestamp) {
+		return a.Timestamp.After(b.Timestamp)
+	}
+	return a.MessageID > b.MessageID
+}
+
+func (s *Service) profileEvents(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	pe, err := s.store.ProfileEvents(r.Context(), tenantID(r), pid)
+	if err != nil {
+		s.writeStoreError(w, err, "")
+		return
+	}
+	evs := pe.Recent
+	sort.SliceStable(evs, func(i, j int) bool { return eventBefore(evs[i], evs[j]) })
+	start := 0
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		ms, mid, found := strings.Cut(string(raw), "|")
+		n, perr := strconv.ParseInt(ms, 10, 64)
+		if err != nil || !found || perr != nil {
+			httpx.WriteError(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned", "cursor")
+			return
+		}
+		pos := schemas.EventSummary{Timestamp: parseMillis(strconv.FormatInt(n, 10)), MessageID: mid}
+		start = sort.Search(len(evs), func(i int) bool { return eventBefore(pos, evs[i]) })
+	}
+	end := min(start+limit, len(evs))
+	page := EventPage{ProfileID: pid, Events: append([]schemas.EventSummary{}, evs[start:end]...), DailyCounts: pe.DailyCounts}
+	if end < len(evs) {
+		page.NextCursor = eventCursor(evs[end-1])
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Service) profileIdentities(w http.ResponseWriter, r *http.Request) {
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.store.GetProfile(r.Context(), tenantID(r), pid)
+	if err != nil {
+		s.writeStoreError(w, err, "")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"profileId": pid, "identities": p.Identities})
+}
+
+func (s *Service) profileMerges(w http.ResponseWriter, r *http.Request) {
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	ms, err := s.store.Merges(r.Context(), tenantID(r), pid)
+	if err != nil {
+		s.writeStoreError(w, err, "")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"profileId": pid, "merges": ms})
+}
+
+func (s *Service) profileSegments(w http.ResponseWriter, r *http.Request) {
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	segs, err := s.segments(r, pid)
+	if err != nil {
+		s.deps.Log.Warn().Err(err).Msg("segments unavailable")
+		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "segments are unavailable; retry", "")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"profileId": pid, "segments": segs})
+}
+
+func (s *Service) deleteProfile(w http.ResponseWriter, r *http.Request) {
+	pid, ok := s.resolveRef(w, r)
+	if !ok {
+		return
+	}
+	ref, _ := ParseRef(r.PathValue("ref"))
+	e := schemas.Event{Type: schemas.TypeDelete, Context: map[string]any{ctxProfileID: pid}}
+	switch {
+	case ref.ProfileID:
+	case ref.Type == TypeUserID:
+		e.UserID = ref.Value
+	case ref.Type == TypeAnonymousID:
+		e.AnonymousID = ref.Value
+	default:
+		e.Context["externalIds"] = []any{map[string]any{"id": ref.Value, "type": ref.Type}}
+	}
+	s.publish(w, r, []schemas.Event{e}, nil)
+}

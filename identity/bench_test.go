@@ -1,0 +1,147 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
+)
+
+// benchRig prepares a tenant with known users on the real Redis.
+func benchRig(b *testing.B, users int) *rig {
+	b.Helper()
+	g := newRig(b, testenv.Redis(b))
+	g.proc = NewProcessor(g.store, g.ts, schemas.NewTopics(""), func(context.Context, ...*kgo.Record) error { return nil }, zerolog.Nop(), nil)
+	var recs []*kgo.Record
+	for u := range users {
+		recs = append(recs, g.record(b, schemas.Event{Type: "identify", MessageID: fmt.Sprintf("seed-%d", u),
+			UserID: fmt.Sprintf("user-%d", u), AnonymousID: fmt.Sprintf("dev-%d", u),
+			Traits: map[string]any{"email": fmt.Sprintf("user%d@example.com", u), "firstName": "Asha", "plan": "pro", "country": "IN"}}))
+	}
+	handleAll(b, g, recs, 1000)
+	return g
+}
+
+func handleAll(b *testing.B, g *rig, recs []*kgo.Record, batch int) {
+	for i := 0; i < len(recs); i += batch {
+		if err := g.proc.Handle(context.Background(), recs[i:min(i+batch, len(recs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProcessorMix: messages through one processor (decode, resolve,
+// apply in Redis as pipelined script calls, build profile-update records;
+// the broker produce is a no-op) with 70% known users, 20% anonymous
+// visitors and 10% identifies that merge an anonymous profile into a user.
+func BenchmarkProcessorMix(b *testing.B) {
+	const users = 10000
+	g := benchRig(b, users)
+	rng := rand.New(rand.NewPCG(1, 2))
+	// anonymous profiles that the merging identifies will absorb
+	var pre []*kgo.Record
+	merges := b.N/10 + 1
+	for i := range merges {
+		pre = append(pre, g.record(b, schemas.Event{Type: "page", MessageID: fmt.Sprintf("pre-%d", i), AnonymousID: fmt.Sprintf("visitor-m%d", i), Name: "Home"}))
+	}
+	handleAll(b, g, pre, 1000)
+	recs := make([]*kgo.Record, b.N)
+	m := 0
+	for i := range recs {
+		ts := fixedNow.Add(time.Duration(i) * time.Millisecond)
+		switch x := rng.IntN(10); {
+		case x < 7:
+			recs[i] = g.record(b, schemas.Event{Type: "track", MessageID: fmt.Sprintf("k-%d", i), UserID: fmt.Sprintf("user-%d", rng.IntN(users)),
+				Event: "Product Viewed", Properties: map[string]any{"sku": "A-1", "price": 10.5}, Timestamp: ts})
+		case x < 9:
+			recs[i] = g.record(b, schemas.Event{Type: "page", MessageID: fmt.Sprintf("a-%d", i), AnonymousID: fmt.Sprintf("visitor-%d", rng.IntN(b.N/5+1)),
+				Name: "Pricing", Timestamp: ts})
+		default:
+			recs[i] = g.record(b, schemas.Event{Type: "identify", MessageID: fmt.Sprintf("j-%d", i), UserID: fmt.Sprintf("user-%d", rng.IntN(users)),
+				AnonymousID: fmt.Sprintf("visitor-m%d", m), Traits: map[string]any{"lastName": "Rao"}, Timestamp: ts})
+			m++
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	handleAll(b, g, recs, 1000)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkProfileRead: the store read path of GET /v1/profiles/{ref}
+// (resolve an identifier, then read the profile), with p50/p99.
+func BenchmarkProfileRead(b *testing.B) {
+	const users = 2000
+	g := benchRig(b, users)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		pid, err := g.store.Resolve(ctx, g.tenant, fmt.Sprintf("email:user%d@example.com", i%users))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := g.store.GetProfile(ctx, g.tenant, pid); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkProfileMemory measures Redis memory per profile with 10 traits
+// and 3 identifiers (timeline excluded) with MEMORY USAGE.
+func BenchmarkProfileMemory(b *testing.B) {
+	g := newRig(b, testenv.Redis(b))
+	ctx := context.Background()
+	const n = 200
+	var recs []*kgo.Record
+	for u := range n {
+		recs = append(recs, g.record(b, schemas.Event{Type: "identify", MessageID: fmt.Sprintf("mem-%d", u),
+			UserID: fmt.Sprintf("user-%d", 100000+u), AnonymousID: fmt.Sprintf("3f1c2a9e-1d2b-4c1f-9d7e-%012d", u),
+			Traits: map[string]any{
+				"email": fmt.Sprintf("user%d@example.com", u), "firstName": "Asha", "lastName": "Rao",
+				"country": "IN", "city": "Bengaluru", "language": "en", "plan": "pro",
+				"emailOptin": true, "tags": []any{"vip", "beta"},
+			}}))
+	}
+	handleAll(b, g, recs, 1000)
+	b.ResetTimer()
+	var total, dedup int64
+	for range b.N {
+		total, dedup = 0, 0
+		for u := range n {
+			pid, err := g.store.Resolve(ctx, g.tenant, fmt.Sprintf("user_id:user-%d", 100000+u))
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, _ := g.store.GetProfile(ctx, g.tenant, pid)
+			if len(p.Traits) != 10 || len(p.Identities) != 3 {
+				b.Fatalf("profile has %d traits, %d identities", len(p.Traits), len(p.Identities))
+			}
+			keys := []string{g.store.keyProfile(g.tenant, pid), g.store.keyIdents(g.tenant, pid)}
+			for _, id := range p.Identities {
+				keys = append(keys, g.store.keyIdent(g.tenant, id.Type, id.Value))
+			}
+			for _, k := range keys {
+				total += g.rdb.MemoryUsage(ctx, k).Val()
+			}
+			dedup += g.rdb.MemoryUsage(ctx, g.store.keyDedup(g.tenant, fmt.Sprintf("mem-%d", u))).Val()
+		}
+		total += g.rdb.MemoryUsage(ctx, g.store.keyProfiles(g.tenant)).Val()
+	}
+	b.ReportMetric(float64(total)/n, "bytes/profile")
+	b.ReportMetric(float64(dedup)/n, "bytes/dedup-key")
+}

@@ -1,0 +1,103 @@
+package identity
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config configures the identity stage.
+type Config struct {
+	// Namespace prefixes every Redis key (default "u360").
+	Namespace string
+	// Group is the consumer group of the events topic (default "user360-identity").
+	Group string
+	// MaxPollRecords bounds one batch (default 1000).
+	MaxPollRecords int
+	// TimelineCap is the number of recent events kept per profile (default 100).
+	TimelineCap int
+	// CounterLookbackDays is how many days of per-event daily counts are
+	// kept (default 90).
+	CounterLookbackDays int
+	// DedupTTL is how long a messageId is remembered (default 48h, at least 24h).
+	DedupTTL time.Duration
+	// TombstoneTTL is how long a deleted profile's identifiers refuse older
+	// messages (default 7 days).
+	TombstoneTTL time.Duration
+	// MaxBodyBytes bounds API request bodies (default 4 MiB).
+	MaxBodyBytes int64
+	// MaxBulk is the most records of POST /v1/users/bulk (default 1000).
+	MaxBulk int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Namespace:           "u360",
+		Group:               "user360-identity",
+		MaxPollRecords:      1000,
+		TimelineCap:         100,
+		CounterLookbackDays: 90,
+		DedupTTL:            48 * time.Hour,
+		TombstoneTTL:        7 * 24 * time.Hour,
+		MaxBodyBytes:        4 << 20,
+		MaxBulk:             1000,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Namespace == "" {
+		c.Namespace = d.Namespace
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = d.MaxPollRecords
+	}
+	if c.TimelineCap == 0 {
+		c.TimelineCap = d.TimelineCap
+	}
+	if c.CounterLookbackDays == 0 {
+		c.CounterLookbackDays = d.CounterLookbackDays
+	}
+	if c.DedupTTL == 0 {
+		c.DedupTTL = d.DedupTTL
+	}
+	if c.TombstoneTTL == 0 {
+		c.TombstoneTTL = d.TombstoneTTL
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxBulk == 0 {
+		c.MaxBulk = d.MaxBulk
+	}
+	return c
+}
+
+// Validate checks the configuration (zero fields take defaults first).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.MaxPollRecords < 1:
+		return fmt.Errorf("%w: MaxPollRecords must be at least 1", ErrConfig)
+	case c.TimelineCap < 1 || c.TimelineCap > 10000:
+		return fmt.Errorf("%w: TimelineCap must be between 1 and 10000", ErrConfig)
+	case c.CounterLookbackDays < 1:
+		return fmt.Errorf("%w: CounterLookbackDays must be at least 1", ErrConfig)
+	case c.DedupTTL < 24*time.Hour:
+		return fmt.Errorf("%w: DedupTTL must be at least 24h", ErrConfig)
+	case c.TombstoneTTL < time.Minute:
+		return fmt.Errorf("%w: TombstoneTTL must be at least 1m", ErrConfig)
+	case c.MaxBulk < 1:
+		return fmt.Errorf("%w: MaxBulk must be at least 1", ErrConfig)
+	}
+	for _, r := range c.Namespace {
+		if r == '{' || r == '}' || r == ' ' {
+			return fmt.Errorf("%w: Namespace %q must not contain '{', '}' or spaces", ErrConfig, c.Namespace)
+		}
+	}
+	return nil
+}

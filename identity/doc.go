@@ -1,0 +1,19 @@
+// Package identity is the identity-resolution stage of User360 and the home
+// of unified profiles.
+//
+// The Processor consumes the events topic, resolves every message's
+// identifiers (user_id, anonymous_id, email, phone, external ids and mapped
+// traits) to one canonical profile in Redis, merges profiles when a message
+// links them, applies traits (last write wins by event timestamp) and events
+// (capped timeline, per-day counters), and publishes what changed to the
+// profile-updates topic. One Lua script applies one whole message atomically
+// (dedup + resolution + merge + traits + events); a polled batch is one
+// pipeline of script calls.
+//
+// The Store is the Redis materialised view other stages read (ScanProfiles,
+// GetProfiles, ProfileEvents, Resolve). The Service wires the consumer and
+// the HTTP APIs: the profile API (/v1/profiles/...) and the product's user
+// API (/v1/users/..., /v1/events), whose writes go through the log.
+//
+// See docs/design/identity.md for the key layout and invariants.
+package identity

@@ -1,0 +1,59 @@
+package identity_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/identity"
+	"github.com/user360/user360/internal/config"
+	"github.com/user360/user360/internal/redisx"
+	"github.com/user360/user360/schemas"
+)
+
+func ExampleParseRef() {
+	for _, s := range []string{"email:asha@example.com", "whatsapp:919845012345", "p1f2e3d4c5b6a7980"} {
+		r, _ := identity.ParseRef(s)
+		fmt.Printf("%q %q %v\n", r.Type, r.Value, r.ProfileID)
+	}
+	// Output:
+	// "email" "asha@example.com" false
+	// "whatsapp" "919845012345" false
+	// "" "p1f2e3d4c5b6a7980" true
+}
+
+// A processor applies events-topic records to the store; the store answers
+// reads by any identifier.
+func ExampleProcessor() {
+	srv, _ := redisx.StartEmbedded()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	tenants, _ := config.NewTenants([]config.Tenant{{ID: "demo"}})
+	store := identity.NewStore(rdb, "u360", identity.WithTenants(tenants))
+	var published []*kgo.Record
+	proc := identity.NewProcessor(store, tenants, schemas.NewTopics(""),
+		func(_ context.Context, recs ...*kgo.Record) error { published = append(published, recs...); return nil },
+		zerolog.Nop(), nil)
+
+	record := func(e schemas.Event) *kgo.Record {
+		v, _ := json.Marshal(e)
+		return &kgo.Record{Key: schemas.Key("demo", e.IdentityKey()), Value: v,
+			Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte("demo")}}}
+	}
+	ts := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	_ = proc.Handle(context.Background(), []*kgo.Record{
+		record(schemas.Event{Type: "page", MessageID: "m1", AnonymousID: "web-1", Timestamp: ts}),
+		record(schemas.Event{Type: "identify", MessageID: "m2", UserID: "42", AnonymousID: "web-1",
+			Traits: map[string]any{"email": "Asha@Example.com"}, Timestamp: ts.Add(time.Minute)}),
+	})
+	pid, _ := store.Resolve(context.Background(), "demo", "email:asha@example.com")
+	p, _ := store.GetProfile(context.Background(), "demo", pid)
+	fmt.Println(p.UserID, len(p.Identities), p.Traits["email"], len(published))
+	// Output: 42 3 asha@example.com 4
+}

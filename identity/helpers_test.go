@@ -1,0 +1,166 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/config"
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
+)
+
+// fixedNow is the tests' clock.
+var fixedNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// testTenants declares one tenant (API key "api-<id>", write key
+// "write-<id>") with whatsapp_id mapped to the whatsapp identifier, plus a
+// second tenant "<id>-other".
+func testTenants(t testing.TB, id string) *config.Tenants {
+	t.Helper()
+	ts, err := config.NewTenants([]config.Tenant{
+		{
+			ID: id, APIKeys: []string{"api-" + id}, WriteKeys: []string{"write-" + id},
+			Identity: config.IdentityRules{
+				TraitIdentifiers: map[string]string{"whatsapp_id": "whatsapp"},
+				DefaultRegion:    "IN",
+				Blocked:          []string{"test@example.com"},
+			},
+		},
+		{ID: id + "-other", APIKeys: []string{"api-other-" + id}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// capture collects produced records.
+type capture struct {
+	mu   sync.Mutex
+	recs []*kgo.Record
+}
+
+func (c *capture) produce(_ context.Context, recs ...*kgo.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recs = append(c.recs, recs...)
+	return nil
+}
+
+func (c *capture) updates(t testing.TB) []schemas.ProfileUpdate {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []schemas.ProfileUpdate
+	for _, r := range c.recs {
+		if r.Topic != schemas.NewTopics("").ProfileUpdates {
+			continue
+		}
+		var u schemas.ProfileUpdate
+		if err := json.Unmarshal(r.Value, &u); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func (c *capture) deadLetters(t testing.TB) []schemas.DeadLetter {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []schemas.DeadLetter
+	for _, r := range c.recs {
+		if r.Topic != schemas.NewTopics("").DeadLetter {
+			continue
+		}
+		var d schemas.DeadLetter
+		if err := json.Unmarshal(r.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// rig is a store and processor on one Redis backend with a fresh namespace
+// and tenant.
+type rig struct {
+	tenant string
+	rdb    redis.UniversalClient
+	store  *Store
+	proc   *Processor
+	out    *capture
+	ts     *config.Tenants
+}
+
+func newRig(t testing.TB, rdb redis.UniversalClient) *rig {
+	t.Helper()
+	tenant := testenv.Tenant(t)
+	ts := testTenants(t, tenant)
+	store := NewStore(rdb, testenv.Namespace(t), WithClock(func() time.Time { return fixedNow }), WithTenants(ts))
+	out := &capture{}
+	proc := NewProcessor(store, ts, schemas.NewTopics(""), out.produce, zerolog.Nop(), nil)
+	return &rig{tenant: tenant, rdb: rdb, store: store, proc: proc, out: out, ts: ts}
+}
+
+// record encodes an event as an events-topic record of the rig's tenant.
+func (g *rig) record(t testing.TB, e schemas.Event) *kgo.Record {
+	t.Helper()
+	if e.Timestamp.IsZero() {
+		e.Timestamp = fixedNow
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kgo.Record{
+		Topic: schemas.NewTopics("").Events, Key: schemas.Key(g.tenant, e.IdentityKey()), Value: b,
+		Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte(g.tenant)}},
+	}
+}
+
+// apply runs events through the processor as one batch.
+func (g *rig) apply(t testing.TB, events ...schemas.Event) {
+	t.Helper()
+	recs := make([]*kgo.Record, len(events))
+	for i, e := range events {
+		recs[i] = g.record(t, e)
+	}
+	if err := g.proc.Handle(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// profile resolves a ref and reads the profile.
+func (g *rig) profile(t testing.TB, ref string) schemas.Profile {
+	t.Helper()
+	ctx := context.Background()
+	pid, err := g.store.Resolve(ctx, g.tenant, ref)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", ref, err)
+	}
+	p, err := g.store.GetProfile(ctx, g.tenant, pid)
+	if err != nil {
+		t.Fatalf("profile %s: %v", pid, err)
+	}
+	return p
+}
+
+func hasIdentity(p schemas.Profile, typ, val string) bool {
+	for _, id := range p.Identities {
+		if id.Type == typ && id.Value == val {
+			return true
+		}
+	}
+	return false
+}
+
+func at(min int) time.Time { return fixedNow.Add(time.Duration(min) * time.Minute) }

@@ -1,0 +1,100 @@
+package identity
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/user360/user360/schemas"
+)
+
+// Context keys of User360's own messages.
+const (
+	// ctxProfileID names a profile id that a delete message targets.
+	ctxProfileID = "user360ProfileId"
+	// ctxReplace asks identify to replace the traits (bulk RETAIN_IMPORTED).
+	ctxReplace = "user360Replace"
+)
+
+// knownTypes are the message types identity applies.
+var knownTypes = map[string]bool{
+	schemas.TypeIdentify: true, schemas.TypeTrack: true, schemas.TypePage: true,
+	schemas.TypeScreen: true, schemas.TypeGroup: true, schemas.TypeAlias: true,
+	schemas.TypeDelete: true,
+}
+
+// prepare turns an event into the script message. Problems are parts that
+// were dropped; an error means the message cannot be applied at all.
+func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time) (scriptMsg, []problem, error) {
+	if !knownTypes[e.Type] {
+		return scriptMsg{}, nil, fmt.Errorf("%w: unknown type %q", ErrBadMessage, e.Type)
+	}
+	if e.MessageID == "" {
+		return scriptMsg{}, nil, fmt.Errorf("%w: messageId is required", ErrBadMessage)
+	}
+	ts := eventTime(e, now)
+	ms := ts.UnixMilli()
+	if ms < 0 {
+		ms = 0
+	}
+	if ms > 9999999999999 {
+		ms = 9999999999999
+	}
+	m := scriptMsg{
+		Mid:   e.MessageID,
+		K:     "apply",
+		Ts:    strconv.FormatInt(ms, 10),
+		Lim:   r.limits, // every configured limit: a merge may bring in any type
+		Dl:    r.limit("\x00"),
+		Tr:    [][2]string{},
+		Cap:   s.cfg.TimelineCap,
+		TTL:   int(s.cfg.DedupTTL / time.Second),
+		TbTTL: int(s.cfg.TombstoneTTL / time.Second),
+		Np:    newProfileID(tenant, e.MessageID),
+		Day:   ts.Format("2006-01-02"),
+		Cut:   now.UTC().AddDate(0, 0, -(s.cfg.CounterLookbackDays - 1)).Format("2006-01-02"),
+	}
+	m.Tsp = fmt.Sprintf("%013d", ms)
+	traits, probs := r.collectTraits(e)
+	ids := r.extractIdents(e, traits)
+	m.Ids = make([]string, len(ids))
+	for i, id := range ids {
+		m.Ids[i] = id.String()
+	}
+	if e.Type == schemas.TypeDelete {
+		m.K = "delete"
+		if p, ok := e.Context[ctxProfileID].(string); ok {
+			m.Dp = p
+		}
+		if len(m.Ids) == 0 && m.Dp == "" {
+			return scriptMsg{}, probs, fmt.Errorf("%w: a delete needs an identifier or %s", ErrBadMessage, "context."+ctxProfileID)
+		}
+		return m, probs, nil
+	}
+	if e.Type != schemas.TypeGroup {
+		keys := sortedKeys(traits)
+		for _, k := range keys {
+			b, err := json.Marshal(traits[k])
+			if err != nil {
+				probs = append(probs, problem{"traits." + k, "cannot be encoded: " + err.Error()})
+				continue
+			}
+			m.Tr = append(m.Tr, [2]string{k, string(b)})
+		}
+	}
+	if rp, _ := e.Context[ctxReplace].(bool); rp && e.Type == schemas.TypeIdentify {
+		m.Rp = 1
+	}
+	sum, counter := summary(e, ts)
+	ev, err := json.Marshal(sum)
+	if err != nil {
+		// properties that cannot be encoded: keep the entry without them
+		sum.Properties = nil
+		ev, _ = json.Marshal(sum)
+		probs = append(probs, problem{"properties", "cannot be encoded: " + err.Error()})
+	}
+	m.Ev = string(ev)
+	m.En = counter
+	return m, probs, nil
+}

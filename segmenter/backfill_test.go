@@ -1,0 +1,227 @@
+package segmenter_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/schemas"
+)
+
+func (h *harness) run() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	svc := h.svc
+	go func() { done <- svc.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+func (h *harness) waitBackfill(seg string, revision float64) map[string]any {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, st := h.do("GET", "/v1/segments/"+seg+"/status", nil)
+		if code != 200 {
+			h.t.Fatalf("status: %d %v", code, st)
+		}
+		bf := st["backfill"].(map[string]any)
+		if bf["state"] == "done" && bf["revision"] == revision {
+			return st
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("backfill not done: %v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) seedProfiles(n int, rng *rand.Rand) {
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("p%04d", i)
+		country := []string{"IN", "US", "FR"}[rng.IntN(3)]
+		h.src.put(schemas.Profile{ID: id, Tenant: h.tenant, Traits: map[string]any{"country": country}, Identities: []schemas.Identity{{Type: "user_id", Value: "u" + id}}})
+	}
+}
+
+func TestBackfillConcurrentWithLiveUpdates(t *testing.T) {
+	h := newHarness(t, opts{})
+	rng := rand.New(rand.NewPCG(7, 7))
+	h.seedProfiles(400, rng)
+	h.src.delay = 3 * time.Millisecond
+	stop := h.run()
+	defer stop()
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	// Live updates race the backfill: identity changes the profile, then
+	// publishes the update.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 300; i++ {
+			id := fmt.Sprintf("p%04d", rng.IntN(400))
+			country := []string{"IN", "US"}[rng.IntN(2)]
+			traits := map[string]any{"country": country}
+			h.src.put(schemas.Profile{ID: id, Tenant: h.tenant, Traits: traits})
+			if err := h.svc.Handle(context.Background(), []*kgo.Record{h.rec(traitsUpdate(id, traits))}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	st := h.waitBackfill(seg, 1)
+	var want []string
+	for _, p := range mustScan(h) {
+		if p.Traits["country"] == "IN" {
+			want = append(want, p.ID)
+		}
+	}
+	got := h.members(seg)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("members after backfill: %d, want %d", len(got), len(want))
+	}
+	if st["size"] != float64(len(want)) {
+		t.Fatalf("status size %v want %d", st["size"], len(want))
+	}
+	in := checkAlternation(t, h.sink.all())
+	for _, id := range want {
+		if !in[seg+"/"+id] {
+			t.Fatalf("%s: entry not published", id)
+		}
+	}
+	causes := map[string]int{}
+	for _, c := range h.sink.all() {
+		causes[c.Cause]++
+	}
+	if causes[schemas.CauseBackfill] == 0 || causes[schemas.CauseEvent] == 0 {
+		t.Fatalf("causes %v", causes)
+	}
+}
+
+func mustScan(h *harness) []schemas.Profile {
+	ps, _, _ := h.src.ScanProfiles(context.Background(), h.tenant, "", 1<<20)
+	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	return ps
+}
+
+func TestBackfillResumesAfterRestart(t *testing.T) {
+	h := newHarness(t, opts{})
+	h.seedProfiles(400, rand.New(rand.NewPCG(1, 2)))
+	h.src.delay = 30 * time.Millisecond
+	stop := h.run()
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, st := h.do("GET", "/v1/segments/"+seg+"/status", nil)
+		if p, _ := st["backfill"].(map[string]any)["processed"].(float64); p >= 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("backfill does not progress")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	_, st := h.do("GET", "/v1/segments/"+seg+"/status", nil)
+	if st["backfill"].(map[string]any)["state"] != "running" {
+		t.Fatalf("want an unfinished backfill: %v", st)
+	}
+	// A restarted instance continues from the saved cursor.
+	h.src.delay = 0
+	h.svc = h.newService(opts{})
+	h.svc.Routes(h.mux2())
+	stop2 := h.run()
+	defer stop2()
+	st = h.waitBackfill(seg, 1)
+	if p := st["backfill"].(map[string]any)["processed"].(float64); p != 400 {
+		t.Fatalf("processed %v: the backfill started over or skipped", p)
+	}
+	var want []string
+	for _, p := range mustScan(h) {
+		if p.Traits["country"] == "IN" {
+			want = append(want, p.ID)
+		}
+	}
+	if got := h.members(seg); !reflect.DeepEqual(got, want) {
+		t.Fatalf("members %d want %d", len(got), len(want))
+	}
+	checkAlternation(t, h.sink.all())
+}
+
+func TestEditAndDeleteSegment(t *testing.T) {
+	h := newHarness(t, opts{})
+	h.seedProfiles(60, rand.New(rand.NewPCG(3, 4)))
+	stop := h.run()
+	defer stop()
+	seg := h.segment("Country", `{"trait":"country","op":"eq","value":"IN"}`, false)
+	h.waitBackfill(seg, 1)
+	var inIN, inUS []string
+	for _, p := range mustScan(h) {
+		switch p.Traits["country"] {
+		case "IN":
+			inIN = append(inIN, p.ID)
+		case "US":
+			inUS = append(inUS, p.ID)
+		}
+	}
+	if got := h.members(seg); !reflect.DeepEqual(got, inIN) {
+		t.Fatalf("members %v", got)
+	}
+	if n := len(h.sink.all()); n != 0 {
+		t.Fatalf("emitOnBackfill false published %d changes", n)
+	}
+	code, body := h.do("PUT", "/v1/segments/"+seg, map[string]any{"name": "Country", "rule": map[string]any{"trait": "country", "op": "eq", "value": "US"}})
+	if code != 200 || body["revision"] != 2.0 {
+		t.Fatalf("put: %d %v", code, body)
+	}
+	h.waitBackfill(seg, 2)
+	if got := h.members(seg); !reflect.DeepEqual(got, inUS) {
+		t.Fatalf("members after edit %v", got)
+	}
+	causes := map[string]int{}
+	for _, c := range h.sink.all() {
+		if c.Cause != schemas.CauseDefinition {
+			t.Fatalf("edit published cause %s", c.Cause)
+		}
+		causes[c.Type]++
+	}
+	if causes[schemas.SegmentEntered] != len(inUS) || causes[schemas.SegmentExited] != len(inIN) {
+		t.Fatalf("edit changes %v, want %d entries %d exits", causes, len(inUS), len(inIN))
+	}
+	before := len(h.sink.all())
+	if code, _ := h.do("DELETE", "/v1/segments/"+seg, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.sink.all())-before < len(inUS) {
+		if time.Now().After(deadline) {
+			t.Fatalf("deletion published %d exits, want %d", len(h.sink.all())-before, len(inUS))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range h.sink.all()[before:] {
+		if c.Type != schemas.SegmentExited || c.Cause != schemas.CauseDefinition {
+			t.Fatalf("deletion change %+v", c)
+		}
+	}
+	if code, _ := h.do("GET", "/v1/segments/"+seg, nil); code != 404 {
+		t.Fatal("deleted segment still readable")
+	}
+	for _, id := range inUS {
+		if segs, _ := h.svc.ProfileSegments(context.Background(), h.tenant, id); len(segs) != 0 {
+			t.Fatalf("%s still lists %v", id, segs)
+		}
+	}
+}

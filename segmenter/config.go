@@ -1,0 +1,124 @@
+package segmenter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures the segmenter role.
+type Config struct {
+	// Namespace prefixes every Redis key (default "u360").
+	Namespace string
+	// Group is the consumer group of the profile-updates topic
+	// (default "user360-segmenter").
+	Group string
+	// MaxPollRecords bounds one batch (default 1000).
+	MaxPollRecords int
+	// TimerTick is how often due timers are looked for (default 100ms; a
+	// time-caused change is published within TimerTick plus processing).
+	TimerTick time.Duration
+	// TimerBatch is the most due timers handled per tenant and tick
+	// (default 500).
+	TimerBatch int
+	// TimerLease is how long a claimed timer stays hidden from other
+	// instances before it is retried (default 30s).
+	TimerLease time.Duration
+	// BackfillPage is the number of profiles read per backfill step
+	// (default 200).
+	BackfillPage int
+	// JobLease is how long a backfill or deletion job stays owned by an
+	// instance without renewal (default 30s).
+	JobLease time.Duration
+	// JobPoll is how often unfinished jobs are retried (default 1s).
+	JobPoll time.Duration
+	// OutboxGrace is the age after which an unpublished outbox is flushed by
+	// the sweeper (default 5s).
+	OutboxGrace time.Duration
+	// PreviewScan bounds the profiles a preview evaluates (default 5000).
+	PreviewScan int
+	// MaxBodyBytes bounds API request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxSegments bounds the segments of one tenant (default 20000).
+	MaxSegments int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Namespace:      "u360",
+		Group:          "user360-segmenter",
+		MaxPollRecords: 1000,
+		TimerTick:      100 * time.Millisecond,
+		TimerBatch:     500,
+		TimerLease:     30 * time.Second,
+		BackfillPage:   200,
+		JobLease:       30 * time.Second,
+		JobPoll:        time.Second,
+		OutboxGrace:    5 * time.Second,
+		PreviewScan:    5000,
+		MaxBodyBytes:   1 << 20,
+		MaxSegments:    20000,
+	}
+}
+
+// ErrInvalidConfig wraps configuration errors.
+var ErrInvalidConfig = errors.New("segmenter: invalid config")
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Namespace == "" {
+		c.Namespace = d.Namespace
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = d.MaxPollRecords
+	}
+	if c.TimerTick == 0 {
+		c.TimerTick = d.TimerTick
+	}
+	if c.TimerBatch == 0 {
+		c.TimerBatch = d.TimerBatch
+	}
+	if c.TimerLease == 0 {
+		c.TimerLease = d.TimerLease
+	}
+	if c.BackfillPage == 0 {
+		c.BackfillPage = d.BackfillPage
+	}
+	if c.JobLease == 0 {
+		c.JobLease = d.JobLease
+	}
+	if c.JobPoll == 0 {
+		c.JobPoll = d.JobPoll
+	}
+	if c.OutboxGrace == 0 {
+		c.OutboxGrace = d.OutboxGrace
+	}
+	if c.PreviewScan == 0 {
+		c.PreviewScan = d.PreviewScan
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxSegments == 0 {
+		c.MaxSegments = d.MaxSegments
+	}
+	return c
+}
+
+// Validate checks the configuration (zero fields take defaults first).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.MaxPollRecords < 1, c.TimerBatch < 1, c.BackfillPage < 1, c.PreviewScan < 1, c.MaxSegments < 1:
+		return fmt.Errorf("%w: counts must be positive", ErrInvalidConfig)
+	case c.TimerTick < time.Millisecond || c.TimerTick > time.Second:
+		return fmt.Errorf("%w: TimerTick must be between 1ms and 1s", ErrInvalidConfig)
+	case c.TimerLease < time.Second, c.JobLease < time.Second:
+		return fmt.Errorf("%w: leases must be at least 1s", ErrInvalidConfig)
+	}
+	return nil
+}

@@ -1,0 +1,422 @@
+package segmenter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter/rules"
+)
+
+// evalCtx is what one profile's evaluation needs besides its state.
+type evalCtx struct {
+	ix  *tenantIndex
+	loc *time.Location
+	now time.Time
+}
+
+// evaluate re-evaluates the candidate segments of a profile, and the
+// segments that reference a segment whose membership changed, in dependency
+// order. silent names segments whose entries are recorded but not published
+// (backfill of a segment with emitOnBackfill false).
+func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands map[string]*compiled, cause string, silent string) error {
+	if len(cands) == 0 {
+		return nil
+	}
+	env := &rules.Env{
+		Now:    ec.now,
+		Loc:    ec.loc,
+		Traits: p.traitMap(),
+		Events: func(c *rules.EventCond) []int64 { return p.st.Conds[c.Key()] },
+		Member: func(id string) bool {
+			m := p.st.Segs[id]
+			return m != nil && m.In
+		},
+	}
+	done := map[string]bool{}
+	for len(cands) > 0 {
+		// The shallowest candidate first: what it references is final.
+		var c *compiled
+		for _, x := range cands {
+			if c == nil || x.depth < c.depth || (x.depth == c.depth && x.def.ID < c.def.ID) {
+				c = x
+			}
+		}
+		delete(cands, c.def.ID)
+		if done[c.def.ID] {
+			continue
+		}
+		done[c.def.ID] = true
+		if err := s.seed(ctx, ec, p, c.conds); err != nil {
+			return err
+		}
+		in, due := c.rule.Eval(env)
+		m := p.st.Segs[c.def.ID]
+		if m == nil {
+			m = &member{}
+			if p.st.Segs == nil {
+				p.st.Segs = map[string]*member{}
+			}
+			p.st.Segs[c.def.ID] = m
+		}
+		var dueMs int64
+		if !due.IsZero() {
+			dueMs = due.UnixMilli()
+			if due.Sub(time.UnixMilli(dueMs)) > 0 {
+				dueMs++ // round up: never fire before the instant
+			}
+		}
+		if m.Due != dueMs {
+			m.Due = dueMs
+			p.dirty = true
+		}
+		if m.In != in {
+			m.In = in
+			m.Seq++
+			p.dirty = true
+			p.markChanged(c.def.ID)
+			if silent != c.def.ID {
+				p.out = append(p.out, s.change(ec, p, c, in, m.Seq, cause))
+			}
+			s.metrics.transition(p.tenant, in, cause)
+			for _, d := range c.dependents {
+				if !done[d.def.ID] {
+					cands[d.def.ID] = d
+				}
+			}
+		}
+		if !m.In && m.Seq == 0 && m.Due == 0 {
+			delete(p.st.Segs, c.def.ID)
+		}
+	}
+	return nil
+}
+
+func (s *Service) change(ec *evalCtx, p *pstate, c *compiled, in bool, seq int64, cause string) schemas.SegmentChange {
+	typ := schemas.SegmentExited
+	if in {
+		typ = schemas.SegmentEntered
+	}
+	ids := p.st.Identities
+	if ids == nil {
+		ids = []schemas.Identity{}
+	}
+	return schemas.SegmentChange{
+		Type:        typ,
+		MessageID:   MessageID(p.tenant, c.def.ID, p.id, seq),
+		Tenant:      p.tenant,
+		SegmentID:   c.def.ID,
+		SegmentName: c.def.Name,
+		ProfileID:   p.id,
+		UserID:      p.st.UserID,
+		Identities:  ids,
+		Timestamp:   ec.now.UTC(),
+		Cause:       cause,
+	}
+}
+
+// seed fills the event-condition state that a profile does not have yet
+// from the identity store's timeline (once per profile and condition).
+func (s *Service) seed(ctx context.Context, ec *evalCtx, p *pstate, conds []*rules.EventCond) error {
+	var missing []*rules.EventCond
+	for _, c := range conds {
+		if _, ok := p.st.Conds[c.Key()]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if p.events == nil && s.deps.Profiles != nil {
+		ev, err := s.deps.Profiles.ProfileEvents(ctx, p.tenant, p.id)
+		if err != nil {
+			return fmt.Errorf("segmenter: read events of %s: %w", p.id, err)
+		}
+		p.events = &ev
+	}
+	if p.st.Conds == nil {
+		p.st.Conds = map[string][]int64{}
+	}
+	for _, c := range missing {
+		ts := []int64{}
+		if p.events != nil {
+			ts = seedFrom(c, p.events, ec.now, ec.loc)
+		}
+		p.st.Conds[c.Key()] = ts
+	}
+	p.dirty = true
+	return nil
+}
+
+// seedFrom builds a condition's timestamps from a timeline. Events older
+// than the timeline but in the per-day counts (conditions without "where"
+// only) are placed at noon UTC of their day.
+func seedFrom(c *rules.EventCond, ev *schemas.ProfileEvents, now time.Time, loc *time.Location) []int64 {
+	ts := []int64{}
+	oldest := time.Time{}
+	for _, e := range ev.Recent {
+		if e.Name != c.Name {
+			continue
+		}
+		if oldest.IsZero() || e.Timestamp.Before(oldest) {
+			oldest = e.Timestamp
+		}
+		if c.Match(e.Properties, e.Timestamp, loc) {
+			ts = c.Retain(ts, rules.Stamp(e.Timestamp, e.MessageID), now, loc)
+		}
+	}
+	if len(c.Where) == 0 {
+		days := ev.DailyCounts[c.Name]
+		keys := make([]string, 0, len(days))
+		for d := range days {
+			keys = append(keys, d)
+		}
+		sort.Strings(keys)
+		for _, d := range keys {
+			day, err := time.Parse("2006-01-02", d)
+			if err != nil {
+				continue
+			}
+			if !oldest.IsZero() && !day.AddDate(0, 0, 1).Before(oldest.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)) {
+				continue // the timeline covers this day
+			}
+			noon := day.Add(12 * time.Hour)
+			for i := int64(0); i < days[d] && i < rules.MaxKeep; i++ {
+				t := noon.Add(time.Duration(i) * time.Millisecond)
+				if c.Match(nil, t, loc) {
+					ts = c.Retain(ts, rules.Stamp(t, "daily"), now, loc)
+				}
+			}
+		}
+	}
+	return ts
+}
+
+// applyUpdate applies one profile update (not a merge) to a profile state.
+func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *update) error {
+	if p.st.Gone != "" {
+		return nil // a deleted or absorbed profile: updates for it are late
+	}
+	fresh := p.ver == 0 && len(p.st.Segs) == 0 && p.st.Traits == nil
+	if u.UserID != "" {
+		p.st.UserID = u.UserID
+	}
+	if len(u.Identities) > 0 {
+		p.st.Identities = u.Identities
+	}
+	cands := map[string]*compiled{}
+	if u.Type == schemas.UserDeleted {
+		s.exitAll(ec, p, schemas.CauseDelete)
+		p.st = State{Gone: "deleted", Segs: p.st.Segs, Offsets: p.st.Offsets, OutSeq: p.st.OutSeq, UserID: p.st.UserID, Identities: p.st.Identities}
+		p.traits, p.parsed = nil, true
+		p.dirty = true
+		return nil
+	}
+	// Traits.
+	if u.traitsRaw != nil || len(u.Changes) > 0 {
+		var changed []string
+		if u.Changes != nil && !fresh {
+			for k := range u.Changes {
+				changed = append(changed, k)
+			}
+		} else {
+			old := p.traitMap()
+			for k, v := range u.traits {
+				if ov, ok := old[k]; !ok || !jsonEqual(ov, v) {
+					changed = append(changed, k)
+				}
+			}
+			for k := range old {
+				if _, ok := u.traits[k]; !ok {
+					changed = append(changed, k)
+				}
+			}
+		}
+		p.st.Traits = u.traitsRaw
+		p.traits, p.parsed = u.traits, true
+		for _, k := range changed {
+			for _, c := range ec.ix.byTrait[k] {
+				cands[c.def.ID] = c
+			}
+		}
+		p.dirty = true
+	}
+	// The event.
+	if e := u.Event; e != nil && e.Name != "" {
+		conds := ec.ix.condsByEvent[e.Name]
+		if err := s.seed(ctx, ec, p, conds); err != nil {
+			return err
+		}
+		for _, c := range conds {
+			if c.Match(e.Properties, e.Timestamp, ec.loc) {
+				p.st.Conds[c.Key()] = c.Retain(p.st.Conds[c.Key()], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc)
+			}
+		}
+		for _, c := range ec.ix.byEvent[e.Name] {
+			cands[c.def.ID] = c
+		}
+		p.dirty = true
+	}
+	if fresh {
+		for _, c := range ec.ix.vacuous {
+			cands[c.def.ID] = c
+		}
+	}
+	if u.Type == schemas.ProfileMerged {
+		// The survivor: everything it or the absorbed profiles were in,
+		// and every segment that reads an event condition that grew.
+		for id := range p.st.Segs {
+			if c, ok := ec.ix.segs[id]; ok {
+				cands[id] = c
+			}
+		}
+		for _, c := range u.mergedSegs {
+			if cc, ok := ec.ix.segs[c]; ok {
+				cands[c] = cc
+			}
+		}
+		for _, name := range u.mergedEvents {
+			for _, c := range ec.ix.byEvent[name] {
+				cands[c.def.ID] = c
+			}
+		}
+		for _, c := range ec.ix.vacuous {
+			cands[c.def.ID] = c
+		}
+	}
+	cause := schemas.CauseEvent
+	if u.Type == schemas.ProfileMerged {
+		cause = schemas.CauseMerge
+	}
+	return s.evaluate(ctx, ec, p, cands, cause, "")
+}
+
+// exitAll exits every membership (deletes, absorbed profiles).
+func (s *Service) exitAll(ec *evalCtx, p *pstate, cause string) {
+	ids := make([]string, 0, len(p.st.Segs))
+	for id := range p.st.Segs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := p.st.Segs[id]
+		m.Due = 0
+		if !m.In {
+			continue
+		}
+		m.In = false
+		m.Seq++
+		p.markChanged(id)
+		c, ok := ec.ix.segs[id]
+		if !ok {
+			c = &compiled{def: Segment{ID: id}}
+		}
+		p.out = append(p.out, s.change(ec, p, c, false, m.Seq, cause))
+		s.metrics.transition(p.tenant, false, cause)
+	}
+	p.dirty = true
+}
+
+// absorb exits an absorbed profile's memberships and tombstones it; its
+// event-condition state is kept for the survivor.
+func (s *Service) absorb(ec *evalCtx, p *pstate) {
+	if p.st.Gone != "" {
+		return
+	}
+	s.exitAll(ec, p, schemas.CauseMerge)
+	p.st.Gone = "merged"
+	p.st.Traits = nil
+	p.traits, p.parsed = nil, true
+	p.dirty = true
+}
+
+// fireTimers re-evaluates the segments whose deadline has come.
+func (s *Service) fireTimers(ctx context.Context, ec *evalCtx, p *pstate) error {
+	if p.st.Gone != "" {
+		return nil
+	}
+	nowMs := ec.now.UnixMilli()
+	cands := map[string]*compiled{}
+	for id, m := range p.st.Segs {
+		if m.Due == 0 || m.Due > nowMs {
+			continue
+		}
+		c, ok := ec.ix.segs[id]
+		if !ok {
+			m.Due = 0
+			p.dirty = true
+			continue
+		}
+		cands[id] = c
+	}
+	// Prune event timestamps that can no longer count.
+	for _, c := range cands {
+		for _, ev := range c.conds {
+			if ts, ok := p.st.Conds[ev.Key()]; ok {
+				p.st.Conds[ev.Key()] = ev.Retain(ts, 0, ec.now, ec.loc)
+			}
+		}
+	}
+	p.dirty = true // the timer itself must be rewritten
+	return s.evaluate(ctx, ec, p, cands, schemas.CauseTime, "")
+}
+
+// backfillProfile evaluates one segment for one profile read from the
+// identity store.
+func (s *Service) backfillProfile(ctx context.Context, ec *evalCtx, p *pstate, c *compiled, prof *schemas.Profile, cause string, silent bool) error {
+	if p.st.Gone != "" {
+		return nil
+	}
+	if p.st.Traits == nil && prof.Traits != nil {
+		raw, err := json.Marshal(prof.Traits)
+		if err != nil {
+			return fmt.Errorf("segmenter: encode traits: %w", err)
+		}
+		p.st.Traits = raw
+		p.parsed = false
+		p.dirty = true
+	}
+	if p.st.UserID == "" {
+		p.st.UserID = prof.UserID
+	}
+	if len(p.st.Identities) == 0 {
+		p.st.Identities = prof.Identities
+	}
+	sil := ""
+	if silent {
+		sil = c.def.ID
+	}
+	return s.evaluate(ctx, ec, p, map[string]*compiled{c.def.ID: c}, cause, sil)
+}
+
+// dropSegment removes a deleted segment's membership from a profile,
+// publishing the exit.
+func (s *Service) dropSegment(ec *evalCtx, p *pstate, seg Segment) {
+	m := p.st.Segs[seg.ID]
+	p.markChanged(seg.ID)
+	p.dirty = true
+	if m == nil {
+		return
+	}
+	if m.In {
+		m.Seq++
+		p.out = append(p.out, s.change(ec, p, &compiled{def: seg}, false, m.Seq, schemas.CauseDefinition))
+		s.metrics.transition(p.tenant, false, schemas.CauseDefinition)
+	}
+	delete(p.st.Segs, seg.ID)
+}
+
+func jsonEqual(a, b any) bool {
+	switch x := a.(type) {
+	case string, float64, bool, nil:
+		return a == b
+	default:
+		_ = x
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return string(ja) == string(jb)
+	}
+}

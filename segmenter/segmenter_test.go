@@ -1,0 +1,280 @@
+package segmenter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
+)
+
+func TestTraitSegmentEntersAndExits(t *testing.T) {
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			h := newHarness(t, opts{redis: b.Client})
+			seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+			other := h.segment("Pro", `{"trait":"plan","op":"eq","value":"pro"}`)
+			h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "IN"})))
+			h.handle(h.rec(traitsUpdate("p2", map[string]any{"country": "US"})))
+			if got := h.members(seg); !reflect.DeepEqual(got, []string{"p1"}) {
+				t.Fatalf("members %v", got)
+			}
+			h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "FR"}, "country")))
+			h.handle(h.rec(traitsUpdate("p2", map[string]any{"country": "IN"}, "country")))
+			cs := h.sink.all()
+			if got := changesOf(cs, seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event", "exited:event"}) {
+				t.Fatalf("p1 changes %v", got)
+			}
+			if got := changesOf(cs, seg, "p2"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+				t.Fatalf("p2 changes %v", got)
+			}
+			if len(changesOf(cs, other, "p1")) != 0 {
+				t.Fatal("unrelated segment changed")
+			}
+			c := cs[0]
+			if c.SegmentName != "India" || c.Tenant != h.tenant || c.UserID != "" && c.UserID != "u-p1" || len(c.Identities) != 1 || !c.Timestamp.Equal(t0) {
+				t.Fatalf("change fields: %+v", c)
+			}
+			if c.MessageID != segmenter.MessageID(h.tenant, seg, "p1", 1) {
+				t.Fatal("messageId is not the deterministic one")
+			}
+			got, err := h.svc.ProfileSegments(context.Background(), h.tenant, "p2")
+			if err != nil || !reflect.DeepEqual(got, []string{seg}) {
+				t.Fatalf("ProfileSegments %v %v", got, err)
+			}
+			if _, _, err := h.svc.ScanMembers(context.Background(), h.tenant, "nope", "", 10); !errors.Is(err, segmenter.ErrSegmentNotFound) {
+				t.Fatalf("unknown segment: %v", err)
+			}
+			checkAlternation(t, cs)
+		})
+	}
+}
+
+func TestEventCountWithinWindowExitsAtTheRightSecond(t *testing.T) {
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			h := newHarness(t, opts{redis: b.Client})
+			seg := h.segment("Buyers", `{"event":"Order Completed","where":[{"property":"revenue","op":"gt","value":100}],"count":{"op":"gte","value":2},"within":{"value":30,"unit":"seconds"}}`)
+			h.handle(h.rec(eventUpdate("p1", "Order Completed", t0, map[string]any{"revenue": 150.0}, nil)))
+			h.handle(h.rec(eventUpdate("p1", "Order Completed", t0.Add(time.Second), map[string]any{"revenue": 50.0}, nil))) // does not match
+			if len(h.members(seg)) != 0 {
+				t.Fatal("entered after one matching order")
+			}
+			h.clock.Set(t0.Add(10 * time.Second))
+			h.handle(h.rec(eventUpdate("p1", "Order Completed", t0.Add(10*time.Second), map[string]any{"revenue": 200.0}, nil)))
+			if len(h.members(seg)) != 1 {
+				t.Fatal("did not enter after two matching orders")
+			}
+			// The first order leaves the window at t0+30s exactly.
+			h.clock.Set(t0.Add(30*time.Second - time.Millisecond))
+			h.fireTimers()
+			if len(h.members(seg)) != 1 {
+				t.Fatal("exited early")
+			}
+			h.clock.Set(t0.Add(30 * time.Second))
+			h.fireTimers()
+			if len(h.members(seg)) != 0 {
+				t.Fatal("did not exit when the window expired")
+			}
+			cs := h.sink.all()
+			got := changesOf(cs, seg, "p1")
+			if !reflect.DeepEqual(got, []string{"entered:event", "exited:time"}) {
+				t.Fatalf("changes %v", got)
+			}
+			if ts := cs[len(cs)-1].Timestamp; !ts.Equal(t0.Add(30 * time.Second)) {
+				t.Fatalf("exit stamped %s", ts)
+			}
+		})
+	}
+}
+
+func TestPerformedFalseEntersWhenLastEventAgesOut(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("Lapsed", `{"all":[{"trait":"email","op":"exists"},{"event":"Visit","performed":false,"within":{"value":1,"unit":"hours"}}]}`)
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"email": "a@b.c"})))
+	if len(h.members(seg)) != 1 {
+		t.Fatal("a profile that never visited is lapsed")
+	}
+	h.clock.Set(t0.Add(10 * time.Minute))
+	h.handle(h.rec(eventUpdate("p1", "Visit", t0.Add(10*time.Minute), nil, map[string]any{"email": "a@b.c"})))
+	h.clock.Set(t0.Add(20 * time.Minute))
+	h.handle(h.rec(eventUpdate("p1", "Visit", t0.Add(20*time.Minute), nil, map[string]any{"email": "a@b.c"})))
+	if len(h.members(seg)) != 0 {
+		t.Fatal("still lapsed after a visit")
+	}
+	h.clock.Set(t0.Add(80*time.Minute - time.Second))
+	h.fireTimers()
+	if len(h.members(seg)) != 0 {
+		t.Fatal("entered before the last visit aged out")
+	}
+	h.clock.Set(t0.Add(80 * time.Minute))
+	h.fireTimers()
+	if len(h.members(seg)) != 1 {
+		t.Fatal("did not enter when the last visit aged out")
+	}
+	if got := changesOf(h.sink.all(), seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event", "exited:event", "entered:time"}) {
+		t.Fatalf("changes %v", got)
+	}
+}
+
+func TestTimersFireWithinASecondWhenRunning(t *testing.T) {
+	h := newHarness(t, opts{})
+	h.clock.Set(time.Now())
+	seg := h.segment("Recent", `{"event":"Visit","within":{"value":1,"unit":"seconds"}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h.clock.Set(time.Now())
+	h.handle(h.rec(eventUpdate("p1", "Visit", time.Now(), nil, nil)))
+	// The real clock drives this one: the exit must come by itself.
+	for i := 0; i < 100; i++ {
+		h.clock.Set(time.Now())
+		if len(changesOf(h.sink.all(), seg, "p1")) == 2 {
+			break
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if got := changesOf(h.sink.all(), seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event", "exited:time"}) {
+		t.Fatalf("changes %v", got)
+	}
+}
+
+func TestRedeliveryPublishesNothingTwice(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	r1 := h.rec(traitsUpdate("p1", map[string]any{"country": "IN"}))
+	r2 := h.rec(traitsUpdate("p1", map[string]any{"country": "US"}, "country"))
+	r3 := h.rec(traitsUpdate("p1", map[string]any{"country": "IN"}, "country"))
+	h.handle(r1, r2)
+	h.handle(r1, r2, r3) // the batch is redelivered with more
+	h.handle(r3)
+	got := changesOf(h.sink.all(), seg, "p1")
+	if !reflect.DeepEqual(got, []string{"entered:event", "exited:event", "entered:event"}) {
+		t.Fatalf("changes %v", got)
+	}
+	checkAlternation(t, h.sink.all())
+}
+
+func TestCrashBetweenRedisWriteAndPublish(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	r1 := h.rec(traitsUpdate("p1", map[string]any{"country": "IN"}))
+	r2 := h.rec(traitsUpdate("p1", map[string]any{"country": "US"}, "country"))
+	// The broker is down: the state is written with its outbox, the batch
+	// fails and is not committed.
+	h.sink.setFail(errors.New("broker down"), false)
+	if err := h.svc.Handle(context.Background(), []*kgo.Record{r1}); err == nil {
+		t.Fatal("want an error")
+	}
+	if len(h.members(seg)) != 1 {
+		t.Fatal("membership is written before publishing")
+	}
+	// Redelivery after a restart: the outbox is published, the update is not
+	// applied twice.
+	h.sink.setFail(nil, false)
+	h.svc = h.newService(opts{})
+	h.handle(r1)
+	// A crash after the broker acknowledged but before the outbox was
+	// cleared: the change is published again with the same messageId.
+	h.sink.setFail(errors.New("lost ack"), true)
+	if err := h.svc.Handle(context.Background(), []*kgo.Record{r2}); err == nil {
+		t.Fatal("want an error")
+	}
+	h.sink.setFail(nil, false)
+	h.handle(r2)
+	cs := h.sink.all()
+	in := checkAlternation(t, cs)
+	if in[seg+"/p1"] {
+		t.Fatal("final published state should be out")
+	}
+	ids := map[string]bool{}
+	for _, c := range cs {
+		ids[c.MessageID] = true
+	}
+	if len(ids) != 2 {
+		t.Fatalf("want exactly 2 distinct transitions, got %d (%v)", len(ids), changesOf(cs, seg, "p1"))
+	}
+}
+
+func TestSweeperPublishesAbandonedOutbox(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	h.sink.setFail(errors.New("broker down"), false)
+	if err := h.svc.Handle(context.Background(), []*kgo.Record{h.rec(traitsUpdate("p1", map[string]any{"country": "IN"}))}); err == nil {
+		t.Fatal("want an error")
+	}
+	h.sink.setFail(nil, false)
+	h.clock.Add(time.Minute)
+	if err := segmenter.SweepForTest(h.svc, context.Background(), h.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if got := changesOf(h.sink.all(), seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+		t.Fatalf("changes %v", got)
+	}
+}
+
+func TestSegmentReferencesCascade(t *testing.T) {
+	h := newHarness(t, opts{})
+	vip := h.segment("VIP", `{"trait":"spend","op":"gte","value":1000}`)
+	indiaVIP := h.segment("India VIP", fmt.Sprintf(`{"all":[{"segment":%q},{"trait":"country","op":"eq","value":"IN"}]}`, vip))
+	notVIP := h.segment("Not VIP", fmt.Sprintf(`{"all":[{"trait":"country","op":"exists"},{"segment":%q,"member":false}]}`, vip))
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "IN", "spend": 10.0})))
+	if len(h.members(notVIP)) != 1 || len(h.members(indiaVIP)) != 0 {
+		t.Fatal("initial memberships")
+	}
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "IN", "spend": 5000.0}, "spend")))
+	if len(h.members(indiaVIP)) != 1 || len(h.members(notVIP)) != 0 {
+		t.Fatal("a change of VIP did not cascade")
+	}
+	code, body := h.do("DELETE", "/v1/segments/"+vip, nil)
+	if code != 409 {
+		t.Fatalf("deleting a referenced segment: %d %v", code, body)
+	}
+}
+
+func TestMergeAndDelete(t *testing.T) {
+	h := newHarness(t, opts{})
+	buyers := h.segment("Buyers", `{"event":"Order Completed","count":{"op":"gte","value":2}}`)
+	india := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	h.handle(h.rec(eventUpdate("a", "Order Completed", t0, nil, map[string]any{"country": "IN"})))
+	h.clock.Set(t0.Add(time.Second))
+	h.handle(h.rec(eventUpdate("b", "Order Completed", t0.Add(time.Second), nil, nil)))
+	if len(h.members(buyers)) != 0 || !reflect.DeepEqual(h.members(india), []string{"a"}) {
+		t.Fatal("before merge")
+	}
+	merge := h.rec(schemas.ProfileUpdate{Type: schemas.ProfileMerged, ProfileID: "b", Traits: map[string]any{"country": "IN"},
+		Changes: map[string]schemas.TraitChange{"country": {New: "IN"}}, Merge: &schemas.Merge{Survivor: "b", Absorbed: []string{"a"}}})
+	h.handle(merge)
+	h.handle(merge) // redelivered
+	if !reflect.DeepEqual(h.members(buyers), []string{"b"}) || !reflect.DeepEqual(h.members(india), []string{"b"}) {
+		t.Fatalf("after merge: buyers %v india %v", h.members(buyers), h.members(india))
+	}
+	cs := h.sink.all()
+	if got := changesOf(cs, india, "a"); !reflect.DeepEqual(got, []string{"entered:event", "exited:merge"}) {
+		t.Fatalf("absorbed: %v", got)
+	}
+	if got := changesOf(cs, buyers, "b"); !reflect.DeepEqual(got, []string{"entered:merge"}) {
+		t.Fatalf("survivor: %v", got)
+	}
+	// A late update for the absorbed profile changes nothing.
+	h.handle(h.rec(traitsUpdate("a", map[string]any{"country": "IN"})))
+	if len(changesOf(h.sink.all(), india, "a")) != 2 {
+		t.Fatal("absorbed profile re-entered")
+	}
+	h.handle(h.rec(schemas.ProfileUpdate{Type: schemas.UserDeleted, ProfileID: "b"}))
+	if len(h.members(buyers)) != 0 || len(h.members(india)) != 0 {
+		t.Fatal("deleted profile still a member")
+	}
+	if got := changesOf(h.sink.all(), india, "b"); !reflect.DeepEqual(got, []string{"entered:merge", "exited:delete"}) {
+		t.Fatalf("deleted: %v", got)
+	}
+	checkAlternation(t, h.sink.all())
+}

@@ -1,0 +1,316 @@
+package segmenter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// keys builds the Redis keys of one tenant; all share the {tenant} hash tag.
+type keys struct{ prefix string }
+
+func keysFor(ns, tenant string) keys { return keys{prefix: ns + ":{" + tenant + "}:seg:"} }
+
+func (k keys) state(pid string) string   { return k.prefix + "p:" + pid }
+func (k keys) outbox(pid string) string  { return k.prefix + "o:" + pid }
+func (k keys) members(seg string) string { return k.prefix + "m:" + seg }
+func (k keys) job(seg string) string     { return k.prefix + "job:" + seg }
+func (k keys) lease(seg string) string   { return k.prefix + "lease:" + seg }
+func (k keys) timers() string            { return k.prefix + "timers" }
+func (k keys) pending() string           { return k.prefix + "pending" }
+
+// commitScript writes a profile state if its version is still the one read
+// (compare-and-set), together with the outbox entries, the profile's timer
+// and the membership sets, atomically.
+//
+// KEYS: state, outbox, pending, timers, members of each changed segment.
+// ARGV: expected version, state JSON, profile id, due ms ("" = none),
+// now ms, n outbox entries, n×(field, value), one "+"/"-" per member key.
+var commitScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then v = '0' end
+if v ~= ARGV[1] then return -1 end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2])
+local pid = ARGV[3]
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[4], pid)
+else
+  redis.call('ZADD', KEYS[4], ARGV[4], pid)
+end
+local n = tonumber(ARGV[6])
+local i = 7
+for j = 1, n do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1])
+  i = i + 2
+end
+if n > 0 and not redis.call('ZSCORE', KEYS[3], pid) then
+  redis.call('ZADD', KEYS[3], ARGV[5], pid)
+end
+for k = 5, #KEYS do
+  if ARGV[i] == '+' then
+    redis.call('ZADD', KEYS[k], 0, pid)
+  else
+    redis.call('ZREM', KEYS[k], pid)
+  end
+  i = i + 1
+end
+return nv
+`)
+
+// clearScript removes published outbox entries.
+// KEYS: outbox, pending. ARGV: profile id, fields…
+var clearScript = redis.NewScript(`
+for i = 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1
+`)
+
+// claimScript returns due members of a sorted set and pushes their score
+// to a lease deadline, so that another instance does not take them too.
+// KEYS: zset. ARGV: max score, limit, lease score.
+var claimScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end
+return due
+`)
+
+// leaseScript takes or renews a job lease held by token.
+var leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// evalScript runs a script by hash and loads it when the server does not
+// know it (EvalSha with fallback, also inside pipelines).
+func evalScript(ctx context.Context, rc redis.Scripter, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	cmd := s.EvalSha(ctx, rc, keys, args...)
+	if cmd.Err() != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		return s.Eval(ctx, rc, keys, args...)
+	}
+	return cmd
+}
+
+// loadStates reads profile states and their outboxes in one pipeline.
+func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	st := make([]*redis.SliceCmd, len(ps))
+	ob := make([]*redis.MapStringStringCmd, len(ps))
+	for i, p := range ps {
+		k := keysFor(s.cfg.Namespace, p.tenant)
+		st[i] = pipe.HMGet(ctx, k.state(p.id), "v", "d")
+		ob[i] = pipe.HGetAll(ctx, k.outbox(p.id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("segmenter: load states: %w", err)
+	}
+	for i, p := range ps {
+		*p = pstate{tenant: p.tenant, id: p.id}
+		vals := st[i].Val()
+		if len(vals) == 2 && vals[0] != nil {
+			v, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
+			p.ver = v
+			if d, ok := vals[1].(string); ok && d != "" {
+				if err := json.Unmarshal([]byte(d), &p.st); err != nil {
+					return fmt.Errorf("segmenter: decode state %s/%s: %w", p.tenant, p.id, err)
+				}
+			}
+		}
+		for f, v := range ob[i].Val() {
+			p.pending = append(p.pending, outEntry{field: f, value: v})
+		}
+		sort.Slice(p.pending, func(a, b int) bool { return p.pending[a].field < p.pending[b].field })
+	}
+	return nil
+}
+
+// commitStates writes the dirty states in one pipeline; it returns the
+// states that lost a compare-and-set race (to be recomputed).
+func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) ([]*pstate, error) {
+	pipe := s.rdb.Pipeline()
+	type sent struct {
+		p   *pstate
+		cmd *redis.Cmd
+	}
+	var cmds []sent
+	for _, p := range ps {
+		if !p.dirty {
+			continue
+		}
+		k := keysFor(s.cfg.Namespace, p.tenant)
+		fields := make([]outEntry, 0, len(p.out))
+		for i := range p.out {
+			b, err := json.Marshal(&p.out[i])
+			if err != nil {
+				return nil, fmt.Errorf("segmenter: encode change: %w", err)
+			}
+			p.st.OutSeq++
+			fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b)})
+		}
+		blob, err := json.Marshal(&p.st)
+		if err != nil {
+			return nil, fmt.Errorf("segmenter: encode state: %w", err)
+		}
+		due := ""
+		if d := p.nextDue(); d > 0 {
+			due = strconv.FormatInt(d, 10)
+		}
+		keysList := []string{k.state(p.id), k.outbox(p.id), k.pending(), k.timers()}
+		segs := make([]string, 0, len(p.changed))
+		for seg := range p.changed {
+			segs = append(segs, seg)
+		}
+		sort.Strings(segs)
+		args := make([]any, 0, 6+2*len(fields)+len(segs))
+		args = append(args, strconv.FormatInt(p.ver, 10), blob, p.id, due, nowMs, len(fields))
+		for _, f := range fields {
+			args = append(args, f.field, f.value)
+		}
+		for _, seg := range segs {
+			keysList = append(keysList, k.members(seg))
+			m := p.st.Segs[seg]
+			if m != nil && m.In {
+				args = append(args, "+")
+			} else {
+				args = append(args, "-")
+			}
+		}
+		p.pending = append(p.pending, fields...)
+		cmds = append(cmds, sent{p, commitScript.EvalSha(ctx, pipe, keysList, args...)})
+	}
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := commitScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("segmenter: load script: %w", err)
+		}
+		for _, c := range cmds {
+			c.p.pending = c.p.pending[:len(c.p.pending)-len(c.p.out)]
+			c.p.st.OutSeq -= int64(len(c.p.out))
+		}
+		return s.commitStates(ctx, ps, nowMs)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("segmenter: commit states: %w", err)
+	}
+	var lost []*pstate
+	for _, c := range cmds {
+		v, err := c.cmd.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("segmenter: commit state: %w", err)
+		}
+		if v < 0 {
+			lost = append(lost, c.p)
+			continue
+		}
+		c.p.ver = v
+	}
+	return lost, nil
+}
+
+// clearOutboxes removes published entries.
+func (s *Service) clearOutboxes(ctx context.Context, ps []*pstate) error {
+	pipe := s.rdb.Pipeline()
+	n := 0
+	for _, p := range ps {
+		if len(p.pending) == 0 {
+			continue
+		}
+		k := keysFor(s.cfg.Namespace, p.tenant)
+		args := make([]any, 0, 1+len(p.pending))
+		args = append(args, p.id)
+		for _, e := range p.pending {
+			args = append(args, e.field)
+		}
+		clearScript.EvalSha(ctx, pipe, []string{k.outbox(p.id), k.pending()}, args...)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := clearScript.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("segmenter: load script: %w", err)
+		}
+		return s.clearOutboxes(ctx, ps)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("segmenter: clear outboxes: %w", err)
+	}
+	return nil
+}
+
+// ProfileSegments lists the ids of the segments a profile is in (sorted).
+// It implements the identity profile API's SegmentLister.
+func (s *Service) ProfileSegments(ctx context.Context, tenant, profileID string) ([]string, error) {
+	d, err := s.rdb.HGet(ctx, keysFor(s.cfg.Namespace, tenant).state(profileID), "d").Result()
+	if errors.Is(err, redis.Nil) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("segmenter: read memberships: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal([]byte(d), &st); err != nil {
+		return nil, fmt.Errorf("segmenter: decode state: %w", err)
+	}
+	ix := s.reg.index(tenant)
+	out := []string{}
+	for id, m := range st.Segs {
+		if _, ok := ix.segs[id]; ok && m.In {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ScanMembers pages through a segment's member profile ids in id order.
+// cursor "" starts; the returned cursor is "" at the end. An unknown
+// segment is ErrSegmentNotFound.
+func (s *Service) ScanMembers(ctx context.Context, tenant, segmentID, cursor string, limit int) ([]string, string, error) {
+	if _, ok := s.reg.get(tenant, segmentID); !ok {
+		return nil, "", fmt.Errorf("%w: %s", ErrSegmentNotFound, segmentID)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	min := "-"
+	if cursor != "" {
+		min = "(" + cursor
+	}
+	ids, err := s.rdb.ZRangeByLex(ctx, keysFor(s.cfg.Namespace, tenant).members(segmentID), &redis.ZRangeBy{
+		Min: min, Max: "+", Count: int64(limit + 1),
+	}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("segmenter: scan members: %w", err)
+	}
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	return ids, next, nil
+}
+
+// segmentSize is the number of members.
+func (s *Service) segmentSize(ctx context.Context, tenant, seg string) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, keysFor(s.cfg.Namespace, tenant).members(seg)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("segmenter: segment size: %w", err)
+	}
+	return n, nil
+}
