@@ -36,6 +36,9 @@ type Config struct {
 	// not acknowledge it (default 3). Retries are safe: message ids are
 	// deterministic.
 	PublishRetries int
+	// FlushInterval publishes a partial batch when rows arrive slowly
+	// (default 1s), so that a trickling upload still makes progress.
+	FlushInterval time.Duration
 	// Encoders is the number of goroutines encoding batches to records
 	// (default 2).
 	Encoders int
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		StaleAfter:     2 * time.Minute,
 		PublishRetries: 3,
 		Encoders:       2,
+		FlushInterval:  time.Second,
 		ReadTimeout:    60 * time.Second,
 	}
 }
@@ -77,6 +81,8 @@ func (c Config) Validate() error {
 		return errors.New("csvimport: StaleAfter must be at least a second")
 	case c.PublishRetries < 0:
 		return errors.New("csvimport: PublishRetries must not be negative")
+	case c.FlushInterval <= 0:
+		return errors.New("csvimport: FlushInterval must be positive")
 	case c.Encoders < 1 || c.Encoders > 64:
 		return errors.New("csvimport: Encoders must be between 1 and 64")
 	case c.ReadTimeout < time.Second:

@@ -263,6 +263,7 @@ func (j *job) parseLoop(ctx context.Context, rr *rowReader, send func(*batch) er
 	}
 	var rec record
 	rows := 0
+	lastFlush := time.Now()
 	for {
 		err := rr.next(&rec)
 		if errors.Is(err, io.EOF) {
@@ -277,7 +278,8 @@ func (j *job) parseLoop(ctx context.Context, rr *rowReader, send func(*batch) er
 		j.row(&rec, cur)
 		j.st.LastLine = int64(rec.line)
 		rows++
-		if rows >= size || len(cur.errLines) >= size {
+		if rows >= size || len(cur.errLines) >= size || (rows > 0 && time.Since(lastFlush) >= j.s.cfg.FlushInterval) {
+			lastFlush = time.Now()
 			if err := flush(); err != nil {
 				return err
 			}

@@ -13,15 +13,16 @@ type seenSet struct {
 	seed maphash.Seed
 }
 
-const seenHashes = 4
+const seenHashes = 7
 
 // newSeenSet sizes the filter for an expected number of ids (0 unknown).
 func newSeenSet(expected int64) *seenSet {
-	nbits := uint64(1 << 26) // 8 MiB
+	const maxBits = 1 << 27 // 16 MiB
+	nbits := uint64(maxBits)
 	if expected > 0 {
-		want := uint64(expected) * 12
+		want := uint64(expected) * 16
 		nbits = 1 << 16
-		for nbits < want && nbits < 1<<26 {
+		for nbits < want && nbits < maxBits {
 			nbits <<= 1
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -134,7 +135,11 @@ func runImport(ctx context.Context, args []string) error {
 		"--tag", "loadtest", "--progress-interval", "10s"}, os.Stdout, os.Stderr)
 	elapsed := time.Since(start)
 	fi, _ := os.Stat(*file)
-	fmt.Printf("exit %d; file %.0f MiB in %s; peak RSS %s\n", code, float64(fi.Size())/(1<<20), elapsed.Round(time.Millisecond), peakRSS())
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("exit %d; file %.0f MiB in %s; CPU %s (importer process, server and client); peak RSS %s\n",
+		code, float64(fi.Size())/(1<<20), elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond), peakRSS())
 	// Clean up the job keys of this run.
 	iter := rdb.Scan(ctx, 0, cfg.Namespace+":*", 1000).Iterator()
 	for iter.Next(ctx) {
