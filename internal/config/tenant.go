@@ -12,10 +12,10 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNoTenants      = errors.New("config: no tenants declared")
-	ErrDuplicateKey   = errors.New("config: a key is used twice")
-	ErrInvalidTenant  = errors.New("config: invalid tenant")
-	ErrUnknownTenant  = errors.New("config: unknown tenant")
+	ErrNoTenants     = errors.New("config: no tenants declared")
+	ErrDuplicateKey  = errors.New("config: a key is used twice")
+	ErrInvalidTenant = errors.New("config: invalid tenant")
+	ErrUnknownTenant = errors.New("config: unknown tenant")
 )
 
 // IdentityRules are a tenant's identity-resolution rules. Zero values take

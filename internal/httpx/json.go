@@ -7,8 +7,8 @@ import (
 
 // Error is the body of every error response.
 type Error struct {
-	Error string `json:"error"`          // human-readable reason
-	Code  string `json:"code,omitempty"` // machine-readable, e.g. "invalid_json"
+	Error string `json:"error"`           // human-readable reason
+	Code  string `json:"code,omitempty"`  // machine-readable, e.g. "invalid_json"
 	Field string `json:"field,omitempty"` // the field at fault, as a JSON path
 }
 

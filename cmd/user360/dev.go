@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/user360/user360/internal/config"
+	"github.com/user360/user360/internal/kafka"
+	"github.com/user360/user360/internal/logx"
+	"github.com/user360/user360/internal/redisx"
+	"github.com/user360/user360/schemas"
+)
+
+// devFlags are the flags of `user360 dev`.
+type devFlags struct {
+	kafkaAddr  string
+	httpAddr   string
+	dataDir    string
+	partitions int
+	logLevel   string
+	prefix     string
+}
+
+func parseDevFlags(args []string, stderr io.Writer) (*devFlags, error) {
+	f := &devFlags{}
+	fs := flag.NewFlagSet("user360 dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8360", "address of the HTTP API")
+	fs.StringVar(&f.dataDir, "data-dir", "", "persist the broker's log in this directory (default: in memory)")
+	fs.IntVar(&f.partitions, "partitions", 4, "partitions of each topic")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.prefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of the topic names")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: user360 dev [flags]\n\nRuns every role in one process on an embedded Kafka-protocol broker.\nRedis: USER360_REDIS_URL when set, else an embedded in-memory Redis.\nTenant \"demo\": keys from USER360_DEV_WRITE_KEY / USER360_DEV_API_KEY, else generated.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseDevFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := logx.New(f.logLevel, false)
+	topics := schemas.NewTopics(f.prefix)
+	broker, err := kafka.StartEmbedded(kafka.EmbeddedConfig{
+		Addr: f.kafkaAddr, DataDir: f.dataDir, Partitions: int32(f.partitions), Topics: topics.All(),
+	})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+
+	rdb, closeRedis, err := devRedis(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	writeKey := envOr("USER360_DEV_WRITE_KEY", "wk_"+randomHex(12))
+	apiKey := envOr("USER360_DEV_API_KEY", "ak_"+randomHex(12))
+	tenants, err := config.NewTenants([]config.Tenant{{
+		ID: "demo", WriteKeys: []string{writeKey}, APIKeys: []string{apiKey},
+		AllowPrivateWebhooks: true,
+	}})
+	if err != nil {
+		return err
+	}
+	st, err := newStack(ctx, stackConfig{
+		Roles: allRoles, Brokers: broker.Addrs(), TopicPrefix: f.prefix, Partitions: int32(f.partitions),
+		Redis: rdb, Tenants: tenants, HTTPAddr: f.httpAddr, Namespace: "u360", Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `User360 dev is running.
+  HTTP API      http://%s
+  Kafka broker  %s   (topics %s…)
+  Tenant        demo
+  Write key     %s   (tracking API: HTTP Basic user name)
+  API key       %s   (Authorization: Bearer …)
+`, st.server.Addr(), broker.Addrs()[0], f.prefix, writeKey, apiKey)
+	return st.run(ctx)
+}
+
+// devRedis connects to USER360_REDIS_URL or starts an embedded Redis.
+func devRedis(ctx context.Context, log zerolog.Logger) (redis.UniversalClient, func(), error) {
+	if url := os.Getenv("USER360_REDIS_URL"); url != "" {
+		rdb, err := redisx.Connect(ctx, url)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+	emb, err := redisx.StartEmbedded()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := redisx.Connect(ctx, emb.URL())
+	if err != nil {
+		emb.Close()
+		return nil, nil, err
+	}
+	log.Warn().Str("redis", emb.Addr()).Msg("USER360_REDIS_URL is not set: using an embedded in-memory Redis; profiles and segments are lost when the process stops (the Kafka log keeps the events)")
+	return rdb, func() { _ = rdb.Close(); emb.Close() }, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

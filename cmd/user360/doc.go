@@ -1,0 +1,12 @@
+// Command user360 is the one binary of User360.
+//
+//	user360 dev      every role in one process, on an embedded Kafka-protocol
+//	                 broker and (without USER360_REDIS_URL) an embedded Redis
+//	user360 serve    chosen roles (--roles ingest,identity,segmenter,activation)
+//	                 against real Kafka and Redis
+//	user360 import   upload a CSV of users to a running server
+//	user360 version  print the version
+//
+// Files: main.go (subcommands), dev.go, serve.go, stack.go (wiring of the
+// roles and the ordered shutdown), ops.go (health, readiness, metrics).
+package main
