@@ -14,60 +14,50 @@ var ErrInvalidJSON = errors.New("invalid JSON")
 // declares for all of them.
 type request struct {
 	messages     []json.RawMessage
-	single       map[string]json.RawMessage // the message of a single call
-	context      json.RawMessage            // batch-level context
-	integrations json.RawMessage            // batch-level integrations
-	sentAt       json.RawMessage            // batch-level sentAt
+	single       fields          // the message of a single call
+	singleRaw    json.RawMessage // its bytes, for the dead-letter topic
+	context      json.RawMessage // batch-level context
+	integrations json.RawMessage // batch-level integrations
+	sentAt       json.RawMessage // batch-level sentAt
 	writeKey     string
-}
-
-type batchBody struct {
-	Batch        json.RawMessage `json:"batch"`
-	Context      json.RawMessage `json:"context"`
-	Integrations json.RawMessage `json:"integrations"`
-	SentAt       json.RawMessage `json:"sentAt"`
-	WriteKey     json.RawMessage `json:"writeKey"`
 }
 
 // decodeRequest parses a body. batch selects the /v1/batch shape
 // ({"batch":[…], "context", "sentAt", "writeKey"}); otherwise the body is one
-// message. Messages are kept raw: each is checked on its own, so one bad
-// message never rejects its neighbours.
+// message. The body is validated once; messages are kept raw and checked one
+// by one, so one bad message never rejects its neighbours.
 func decodeRequest(body []byte, batch bool) (*request, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return nil, fmt.Errorf("%w: the body must be a JSON object", ErrInvalidJSON)
 	}
-	if !batch {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(body, &m); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
-		}
-		req := &request{single: m}
-		wk, err := optString(m["writeKey"])
-		if err != nil {
-			return nil, fmt.Errorf("%w: writeKey: %w", ErrInvalidJSON, err)
-		}
-		req.writeKey = wk
-		return req, nil
-	}
-	var b batchBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if !json.Valid(body) {
+		var v any
+		err := json.Unmarshal(body, &v)
 		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
-	req := &request{context: b.Context, integrations: b.Integrations, sentAt: b.SentAt}
-	wk, err := optString(b.WriteKey)
+	top, err := splitObject(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	}
+	wk, err := optString(top.get("writeKey"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: writeKey: %w", ErrInvalidJSON, err)
 	}
-	req.writeKey = wk
-	if isNull(b.Batch) {
+	req := &request{writeKey: wk}
+	if !batch {
+		req.single, req.singleRaw = top, body
+		return req, nil
+	}
+	req.context, req.integrations, req.sentAt = top.get("context"), top.get("integrations"), top.get("sentAt")
+	b := top.get("batch")
+	if isNull(b) {
 		return nil, fmt.Errorf("%w: \"batch\" is required and must be an array", ErrInvalidJSON)
 	}
-	if err := json.Unmarshal(b.Batch, &req.messages); err != nil {
+	if req.messages, err = splitArray(b); err != nil {
 		return nil, fmt.Errorf("%w: \"batch\" must be an array of messages", ErrInvalidJSON)
 	}
-	if !isNull(b.Context) && !isObject(b.Context) {
+	if !isNull(req.context) && !isObject(req.context) {
 		return nil, fmt.Errorf("%w: \"context\" must be an object", ErrInvalidJSON)
 	}
 	return req, nil
@@ -90,6 +80,12 @@ func optString(r json.RawMessage) (string, error) {
 	if isNull(r) {
 		return "", nil
 	}
+	if r[0] != '"' {
+		return "", errNotString
+	}
+	if bytes.IndexByte(r, '\\') < 0 {
+		return string(r[1 : len(r)-1]), nil
+	}
 	var s string
 	if err := json.Unmarshal(r, &s); err != nil {
 		return "", errNotString
@@ -106,11 +102,7 @@ func optID(r json.RawMessage) (string, error) {
 	}
 	switch r[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(r, &s); err != nil {
-			return "", errNotString
-		}
-		return s, nil
+		return optString(r)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		var n json.Number
 		if err := json.Unmarshal(r, &n); err != nil {

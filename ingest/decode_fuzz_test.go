@@ -31,16 +31,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		msgs := req.messages
 		pathType := ""
 		if req.single != nil {
-			b, _ := json.Marshal(req.single)
-			msgs = []json.RawMessage{b}
+			msgs = []json.RawMessage{req.singleRaw}
 			pathType = "track"
 		}
 		for _, raw := range msgs {
-			var m map[string]json.RawMessage
-			if !isObject(raw) || json.Unmarshal(raw, &m) != nil {
+			if !isObject(raw) {
 				continue
 			}
-			out, fe := n.normalize(m, pathType)
+			m, err := splitObject(raw)
+			if err != nil {
+				t.Fatalf("splitObject failed on a validated body: %v: %s", err, raw)
+			}
+			out, fe := n.normalize(&m, pathType)
 			if fe != nil {
 				if fe.Msg == "" {
 					t.Fatalf("rejection without a reason for %s", raw)
@@ -48,6 +50,9 @@ func FuzzDecodeRequest(f *testing.F) {
 				continue
 			}
 			var got map[string]any
+			if !json.Valid(out.value) {
+				t.Fatalf("accepted message is not valid JSON: %s", out.value)
+			}
 			if err := json.Unmarshal(out.value, &got); err != nil {
 				t.Fatalf("accepted message is not JSON: %v", err)
 			}

@@ -186,12 +186,12 @@ func (g *Gateway) build(tenant *config.Tenant, n *normalizer, req *request, path
 	recs := make([]*kgo.Record, 0, count)
 	for i := 0; i < count; i++ {
 		var (
-			m   map[string]json.RawMessage
+			m   fields
 			raw json.RawMessage
 			fe  *fieldError
 		)
 		if req.single != nil {
-			m = req.single
+			m, raw = req.single, req.singleRaw
 		} else {
 			raw = req.messages[i]
 			switch {
@@ -200,21 +200,19 @@ func (g *Gateway) build(tenant *config.Tenant, n *normalizer, req *request, path
 			case !isObject(raw):
 				fe = reject("invalid_type", "", "a message must be a JSON object")
 			default:
-				if err := json.Unmarshal(raw, &m); err != nil {
+				var err error
+				if m, err = splitObject(raw); err != nil {
 					fe = reject("invalid_json", "", "message is not valid JSON: %v", err)
 				}
 			}
 		}
 		var out *normalized
 		if fe == nil {
-			if req.single != nil {
-				raw, _ = json.Marshal(m)
-			}
-			out, fe = n.normalize(m, pathType)
+			out, fe = n.normalize(&m, pathType)
 		}
 		if fe == nil {
 			var problems []Problem
-			out, problems = g.checkTraits(tenant, m, out)
+			out, problems = g.checkTraits(tenant, out)
 			for _, p := range problems {
 				recs = append(recs, g.deadLetter(tenant, i, req.single == nil, out.msgID, p.Field, p.Code, p.Message, raw))
 			}

@@ -47,8 +47,10 @@ type normalizer struct {
 	cfg          *Config
 	receivedAt   time.Time
 	batchSentAt  time.Time
-	context      map[string]json.RawMessage
-	integrations map[string]json.RawMessage
+	context      fields
+	contextRaw   json.RawMessage
+	integrations fields
+	integRaw     json.RawMessage
 }
 
 func newNormalizer(cfg *Config, req *request, receivedAt time.Time) (*normalizer, *fieldError) {
@@ -67,12 +69,16 @@ func newNormalizer(cfg *Config, req *request, receivedAt time.Time) (*normalizer
 		}
 	}
 	if isObject(req.context) {
-		if err := json.Unmarshal(req.context, &n.context); err != nil {
+		fs, err := splitObject(req.context)
+		if err != nil {
 			return nil, reject("invalid_type", "context", "must be an object")
 		}
+		n.context, n.contextRaw = fs, req.context
 	}
 	if isObject(req.integrations) {
-		_ = json.Unmarshal(req.integrations, &n.integrations)
+		if fs, err := splitObject(req.integrations); err == nil {
+			n.integrations, n.integRaw = fs, req.integrations
+		}
 	}
 	return n, nil
 }
@@ -80,10 +86,10 @@ func newNormalizer(cfg *Config, req *request, receivedAt time.Time) (*normalizer
 // normalize validates one message and builds its record value. pathType is
 // the type given by the URL ("" for a batch, where each message names its
 // own). m is modified.
-func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*normalized, *fieldError) {
+func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldError) {
 	typ := pathType
 	if typ == "" {
-		s, err := optString(m["type"])
+		s, err := optString(m.get("type"))
 		if err != nil {
 			return nil, reject("invalid_type", "type", "must be a string")
 		}
@@ -95,11 +101,11 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 			return nil, reject("invalid_value", "type", "%q is not a message type (identify, track, page, screen, group, alias)", s)
 		}
 	}
-	userID, err := optID(m["userId"])
+	userID, err := optID(m.get("userId"))
 	if err != nil {
 		return nil, reject("invalid_type", "userId", "%v", err)
 	}
-	anonID, err := optID(m["anonymousId"])
+	anonID, err := optID(m.get("anonymousId"))
 	if err != nil {
 		return nil, reject("invalid_type", "anonymousId", "%v", err)
 	}
@@ -111,7 +117,7 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 
 	switch typ {
 	case schemas.TypeTrack:
-		ev, err := optString(m["event"])
+		ev, err := optString(m.get("event"))
 		if err != nil {
 			return nil, reject("invalid_type", "event", "must be a string")
 		}
@@ -119,7 +125,7 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 			return nil, reject("missing_field", "event", "a track call needs an event name")
 		}
 	case schemas.TypeAlias:
-		prev, err := optID(m["previousId"])
+		prev, err := optID(m.get("previousId"))
 		if err != nil {
 			return nil, reject("invalid_type", "previousId", "%v", err)
 		}
@@ -131,7 +137,7 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 		}
 		setString(m, "previousId", prev)
 	case schemas.TypeGroup:
-		g, err := optID(m["groupId"])
+		g, err := optID(m.get("groupId"))
 		if err != nil {
 			return nil, reject("invalid_type", "groupId", "%v", err)
 		}
@@ -140,31 +146,31 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 		}
 		setString(m, "groupId", g)
 	case schemas.TypePage, schemas.TypeScreen:
-		if _, err := optString(m["name"]); err != nil {
+		if _, err := optString(m.get("name")); err != nil {
 			return nil, reject("invalid_type", "name", "must be a string")
 		}
 	}
 	for _, f := range []string{"traits", "properties", "context", "integrations"} {
-		v, ok := m[f]
-		if !ok {
+		v := m.get(f)
+		if v == nil {
 			continue
 		}
 		if isNull(v) {
-			delete(m, f)
+			m.del(f)
 			continue
 		}
 		if !isObject(v) {
 			return nil, reject("invalid_type", f, "must be an object")
 		}
 	}
-	if fe := n.mergeShared(m, "context", n.context); fe != nil {
+	if fe := n.mergeShared(m, "context", n.context, n.contextRaw); fe != nil {
 		return nil, fe
 	}
-	if fe := n.mergeShared(m, "integrations", n.integrations); fe != nil {
+	if fe := n.mergeShared(m, "integrations", n.integrations, n.integRaw); fe != nil {
 		return nil, fe
 	}
 
-	msgID, err := optID(m["messageId"])
+	msgID, err := optID(m.get("messageId"))
 	if err != nil {
 		return nil, reject("invalid_type", "messageId", "%v", err)
 	}
@@ -179,15 +185,12 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 	if fe != nil {
 		return nil, fe
 	}
-	delete(m, "writeKey")
-	m["type"] = mustString(typ)
-	m["messageId"] = mustString(msgID)
-	m["timestamp"] = mustString(ts.Format(time.RFC3339Nano))
-	m["receivedAt"] = mustString(n.receivedAt.Format(time.RFC3339Nano))
-	value, err := json.Marshal(m)
-	if err != nil {
-		return nil, reject("invalid_json", "", "message cannot be encoded: %v", err)
-	}
+	m.del("writeKey")
+	m.set("type", mustString(typ))
+	m.set("messageId", mustString(msgID))
+	m.set("timestamp", mustString(ts.Format(time.RFC3339Nano)))
+	m.set("receivedAt", mustString(n.receivedAt.Format(time.RFC3339Nano)))
+	value := m.appendTo(make([]byte, 0, 512))
 	key := userID
 	if key == "" {
 		key = anonID
@@ -197,12 +200,12 @@ func (n *normalizer) normalize(m map[string]json.RawMessage, pathType string) (*
 
 // timestamp picks timestamp (or originalTimestamp), applies the skew
 // correction and records the sentAt used.
-func (n *normalizer) timestamp(m map[string]json.RawMessage) (time.Time, *fieldError) {
+func (n *normalizer) timestamp(m *fields) (time.Time, *fieldError) {
 	field := "timestamp"
-	raw, ok := m["timestamp"]
-	if !ok || isNull(raw) {
+	raw := m.get("timestamp")
+	if isNull(raw) {
 		field = "originalTimestamp"
-		raw = m["originalTimestamp"]
+		raw = m.get("originalTimestamp")
 	}
 	var ts time.Time
 	if s, err := optString(raw); err != nil {
@@ -215,7 +218,7 @@ func (n *normalizer) timestamp(m map[string]json.RawMessage) (time.Time, *fieldE
 		ts = t
 	}
 	sentAt := n.batchSentAt
-	if s, err := optString(m["sentAt"]); err != nil {
+	if s, err := optString(m.get("sentAt")); err != nil {
 		return ts, reject("invalid_type", "sentAt", "must be an ISO-8601 string")
 	} else if s != "" {
 		t, err := parseTime(s)
@@ -228,7 +231,7 @@ func (n *normalizer) timestamp(m map[string]json.RawMessage) (time.Time, *fieldE
 		return n.receivedAt, nil
 	}
 	if !sentAt.IsZero() {
-		m["sentAt"] = mustString(sentAt.Format(time.RFC3339Nano))
+		m.set("sentAt", mustString(sentAt.Format(time.RFC3339Nano)))
 	}
 	return correctSkew(ts, sentAt, n.receivedAt, n.cfg.SkewTolerance), nil
 }
@@ -236,42 +239,55 @@ func (n *normalizer) timestamp(m map[string]json.RawMessage) (time.Time, *fieldE
 // mergeShared adds the batch-level keys of context or integrations that the
 // message does not set itself (analytics-go puts context.library only on the
 // batch).
-func (n *normalizer) mergeShared(m map[string]json.RawMessage, field string, shared map[string]json.RawMessage) *fieldError {
+func (n *normalizer) mergeShared(m *fields, field string, shared fields, sharedRaw json.RawMessage) *fieldError {
 	if len(shared) == 0 {
 		return nil
 	}
-	own := map[string]json.RawMessage{}
-	if raw, ok := m[field]; ok {
-		if err := json.Unmarshal(raw, &own); err != nil {
-			return reject("invalid_type", field, "must be an object")
-		}
+	raw := m.get(field)
+	if raw == nil {
+		m.set(field, sharedRaw)
+		return nil
+	}
+	own, err := splitObject(raw)
+	if err != nil {
+		return reject("invalid_type", field, "must be an object")
 	}
 	changed := false
-	for k, v := range shared {
-		if _, ok := own[k]; !ok {
-			own[k] = v
+	for _, f := range shared {
+		if !own.has(f.key) {
+			own = append(own, f)
 			changed = true
 		}
 	}
 	if changed {
-		b, err := json.Marshal(own)
-		if err != nil {
-			return reject("invalid_json", field, "cannot be encoded: %v", err)
-		}
-		m[field] = b
+		m.set(field, own.appendTo(make([]byte, 0, len(raw)+len(sharedRaw))))
 	}
 	return nil
 }
 
-func setString(m map[string]json.RawMessage, k, v string) {
+func setString(m *fields, k, v string) {
 	if v == "" {
-		delete(m, k)
+		m.del(k)
 		return
 	}
-	m[k] = mustString(v)
+	m.set(k, mustString(v))
 }
 
+// mustString quotes s as a JSON string.
 func mustString(s string) json.RawMessage {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b := make([]byte, 0, len(s)+2)
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	b, _ := json.Marshal(s)
 	return b
 }

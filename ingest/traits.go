@@ -10,7 +10,7 @@ import (
 // checkTraits runs the tenant's property schema over an identify message's
 // traits. Dropped values are reported as problems (each becomes a dead
 // letter); the rest of the message is kept.
-func (g *Gateway) checkTraits(tenant *config.Tenant, m map[string]json.RawMessage, out *normalized) (*normalized, []Problem) {
+func (g *Gateway) checkTraits(tenant *config.Tenant, out *normalized) (*normalized, []Problem) {
 	if g.deps.Traits == nil || out.typ != schemas.TypeIdentify {
 		return out, nil
 	}

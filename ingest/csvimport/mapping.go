@@ -55,6 +55,8 @@ func normalize(s string) string {
 
 const idProperty = "userId"
 
+const skippedByMapping = "skipped by the mapping"
+
 // mapColumns decides how each header is imported. idColumn and overrides
 // (header → property, "-" to skip) come from the request; headers are
 // matched case-insensitively. See docs/IMPORT.md for the rules.
@@ -95,7 +97,7 @@ func mapColumns(headers []string, idColumn string, overrides map[string]string, 
 				used[key] = true
 				switch {
 				case target == "" || target == "-":
-					c.Skipped = "skipped by the mapping"
+					c.Skipped = skippedByMapping
 				case target == idProperty && idColumn == "":
 					c.ID = true
 				default:

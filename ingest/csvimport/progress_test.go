@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -79,5 +80,41 @@ func TestStatusWhileUploading(t *testing.T) {
 	}
 	if evs := h.events(10); len(evs) != 10 {
 		t.Fatalf("%d events", len(evs))
+	}
+}
+
+// A long upload is not cut by the server's ReadTimeout while it flows.
+func TestLongUploadOutlivesReadTimeout(t *testing.T) {
+	h := newHarness(t, false, csvimport.DefaultConfig())
+	mux := http.NewServeMux()
+	h.svc.Routes(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "slow.csv")
+		_, _ = io.WriteString(fw, "id,email\n")
+		for i := range 12 { // ~1.2 s, four times the server's ReadTimeout
+			_, _ = fmt.Fprintf(fw, "%d,u%d@example.com\n", i, i)
+			time.Sleep(100 * time.Millisecond)
+		}
+		_ = mw.Close()
+		_ = pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/imports", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 202 || decodeStatus(t, b).Counts.New != 12 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -97,7 +98,18 @@ func runImport(ctx context.Context, args []string) error {
 	file := fs.String("file", "/tmp/users.csv", "CSV file")
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
 	batch := fs.Int("batch", 1000, "rows per batch")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile")
 	_ = fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ts, err := config.NewTenants([]config.Tenant{{ID: "loadtest", APIKeys: []string{"loadtest-key"}}})
 	if err != nil {
 		return err

@@ -1,0 +1,207 @@
+package csvimport
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/schemas"
+)
+
+// recordTemplate is the topic and headers of a tenant's events records,
+// taken from one call of Publisher.EventRecord at job start, so they stay
+// what the publisher writes. Only the value is encoded here: a specialised
+// encoder for import messages, byte-for-byte equal to json.Marshal of the
+// schemas.Event (tested) and several times faster (no reflection, no
+// compaction pass), which matters at tens of thousands of rows a second.
+type recordTemplate struct {
+	topic   string
+	headers []kgo.RecordHeader
+}
+
+func newRecordTemplate(p Publisher, tenant string) (*recordTemplate, error) {
+	probe := schemas.Event{Type: schemas.TypeIdentify, MessageID: "probe", UserID: "probe", Timestamp: time.Unix(0, 0), ReceivedAt: time.Unix(0, 0)}
+	r, err := p.EventRecord(tenant, &probe)
+	if err != nil {
+		return nil, err
+	}
+	return &recordTemplate{topic: r.Topic, headers: r.Headers}, nil
+}
+
+// record builds the record of one import event.
+func (rt *recordTemplate) record(tenant string, e *schemas.Event, keys []string) *kgo.Record {
+	v := make([]byte, 0, 512)
+	v = appendEvent(v, e, keys)
+	return &kgo.Record{
+		Topic:   rt.topic,
+		Key:     schemas.Key(tenant, e.IdentityKey()),
+		Value:   v,
+		Headers: rt.headers, // shared, never modified
+	}
+}
+
+// appendEvent writes e as encoding/json would (field order of the struct,
+// omitempty rules, sorted map keys, HTML-safe strings). keys is scratch.
+func appendEvent(b []byte, e *schemas.Event, keys []string) []byte {
+	b = append(b, `{"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"messageId":`...)
+	b = appendString(b, e.MessageID)
+	if e.UserID != "" {
+		b = append(b, `,"userId":`...)
+		b = appendString(b, e.UserID)
+	}
+	if e.AnonymousID != "" {
+		b = append(b, `,"anonymousId":`...)
+		b = appendString(b, e.AnonymousID)
+	}
+	if len(e.Traits) > 0 {
+		b = append(b, `,"traits":`...)
+		b = appendMap(b, e.Traits, keys)
+	}
+	if len(e.Context) > 0 {
+		b = append(b, `,"context":`...)
+		b = appendMap(b, e.Context, keys)
+	}
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, e.Timestamp)
+	b = append(b, `,"receivedAt":`...)
+	b = appendTime(b, e.ReceivedAt)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendMap(b []byte, m map[string]any, scratch []string) []byte {
+	keys := scratch[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendValue(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case float64:
+		if !math.IsInf(x, 0) && !math.IsNaN(x) {
+			return appendFloat(b, x)
+		}
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		return appendMap(b, x, make([]string, 0, len(x)))
+	}
+	// Anything else: the standard encoder (never reached for import rows).
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
+}
+
+// appendFloat formats like encoding/json (ES6 number formatting).
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString quotes s like encoding/json with HTML escaping: invalid
+// UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

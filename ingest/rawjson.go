@@ -1,0 +1,229 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// The gateway validates a request body once with json.Valid and then walks
+// it with the splitter below, which assumes valid JSON: it finds the
+// top-level fields of an object and the elements of an array without
+// decoding values, so a message is rewritten by splicing bytes rather than by
+// decoding and re-encoding it. Field order is kept.
+
+var errNotObject = errors.New("not a JSON object")
+
+// field is one top-level member of a JSON object: the key as it was written
+// (quotes and escapes included) and the raw value.
+type field struct {
+	rawKey []byte
+	key    string
+	val    json.RawMessage
+}
+
+// fields is a message as an ordered list of members.
+type fields []field
+
+func (fs fields) get(k string) json.RawMessage {
+	for i := range fs {
+		if fs[i].key == k {
+			return fs[i].val
+		}
+	}
+	return nil
+}
+
+func (fs *fields) set(k string, v json.RawMessage) {
+	for i := range *fs {
+		if (*fs)[i].key == k {
+			(*fs)[i].val = v
+			return
+		}
+	}
+	*fs = append(*fs, field{rawKey: mustString(k), key: k, val: v})
+}
+
+func (fs *fields) del(k string) {
+	out := (*fs)[:0]
+	for _, f := range *fs {
+		if f.key != k {
+			out = append(out, f)
+		}
+	}
+	*fs = out
+}
+
+func (fs fields) has(k string) bool { return fs.get(k) != nil }
+
+// appendTo writes the object.
+func (fs fields) appendTo(b []byte) []byte {
+	b = append(b, '{')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.rawKey...)
+		b = append(b, ':')
+		b = append(b, f.val...)
+	}
+	return append(b, '}')
+}
+
+// splitObject returns the members of a valid JSON object. A later duplicate
+// key replaces an earlier one, as encoding/json does.
+func splitObject(b []byte) (fields, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errNotObject
+	}
+	var fs fields
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return fs, nil
+	}
+	for i < len(b) {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return nil, errNotObject
+		}
+		kEnd := skipString(b, i)
+		rawKey := b[i:kEnd]
+		key, err := unquote(rawKey)
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return nil, errNotObject
+		}
+		vStart := skipSpace(b, i+1)
+		vEnd := skipValue(b, vStart)
+		if vEnd <= vStart {
+			return nil, errNotObject
+		}
+		if fs.has(key) {
+			fs.del(key)
+		}
+		fs = append(fs, field{rawKey: rawKey, key: key, val: b[vStart:vEnd]})
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return fs, nil
+		}
+		return nil, errNotObject
+	}
+	return nil, errNotObject
+}
+
+// splitArray returns the elements of a valid JSON array.
+func splitArray(b []byte) ([]json.RawMessage, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	var out []json.RawMessage
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return out, nil
+	}
+	for i < len(b) {
+		vStart := skipSpace(b, i)
+		vEnd := skipValue(b, vStart)
+		if vEnd <= vStart {
+			return nil, errors.New("malformed array")
+		}
+		out = append(out, b[vStart:vEnd])
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			return out, nil
+		}
+		return nil, errors.New("malformed array")
+	}
+	return nil, errors.New("malformed array")
+}
+
+func unquote(raw []byte) (string, error) {
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	i++
+	for i < len(b) {
+		switch b[i] {
+		case '\\':
+			i += 2
+		case '"':
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default:
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
