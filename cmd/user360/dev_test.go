@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
 	analytics "github.com/segmentio/analytics-go/v3"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // devProcess runs `user360 dev` in-process on free ports and returns its
