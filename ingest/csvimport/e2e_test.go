@@ -256,3 +256,31 @@ func TestStrictSchemaImport(t *testing.T) {
 		t.Fatalf("strict: unmapped column not reported: %d %s", code, body)
 	}
 }
+
+// user360 dev runs on miniredis: the whole import must work there too.
+func TestImportOnMiniRedis(t *testing.T) {
+	cfg := csvimport.DefaultConfig()
+	cfg.BatchSize = 3
+	cfg.MaxErrorLines = 4
+	h := newHarnessOn(t, false, cfg, testenv.MiniRedis(t))
+	code, body := h.upload(usersCSV, [2]string{"jobId", "mini"}, [2]string{"map", "Newsletter=emailOptin"})
+	if code != 202 {
+		t.Fatalf("%d %s", code, body)
+	}
+	st := decodeStatus(t, body)
+	if st.Counts != (csvimport.Counts{Total: 9, New: 4, Updated: 1, Failed: 3, Empty: 1}) || st.ErrorLines != 4 || st.ErrorsDropped != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	code, body = h.get("/v1/imports/mini")
+	if got := decodeStatus(t, body); code != 200 || got.Counts != st.Counts || got.ErrorLines != 4 || got.ErrorsDropped != 2 {
+		t.Fatalf("GET %d %+v", code, got)
+	}
+	code, body = h.get("/v1/imports/mini/errors")
+	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if code != 200 || err != nil || len(rows) != 1+4 {
+		t.Fatalf("report (%d lines, %v): %s", len(rows), err, body)
+	}
+	if evs := h.events(5); len(evs) != 5 {
+		t.Fatalf("%d events", len(evs))
+	}
+}

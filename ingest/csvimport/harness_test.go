@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/user360/user360/ingest"
@@ -56,6 +57,12 @@ func startDefs(t testing.TB, brokers []string, topic string) *defs.Store {
 // real definitions store, behind an httptest server.
 func newHarness(t testing.TB, strict bool, cfg csvimport.Config) *harness {
 	t.Helper()
+	return newHarnessOn(t, strict, cfg, testenv.Redis(t))
+}
+
+// newHarnessOn is newHarness on a given Redis (the real server or miniredis).
+func newHarnessOn(t testing.TB, strict bool, cfg csvimport.Config, rdb redis.UniversalClient) *harness {
+	t.Helper()
 	k, topics := testenv.Kafka(t)
 	h := &harness{t: t, brokers: k.Addrs(), topics: topics, tenant: testenv.Tenant(t), key: "api-" + testenv.Namespace(t)}
 	ts, err := config.NewTenants([]config.Tenant{{ID: h.tenant, APIKeys: []string{h.key}, StrictSchema: strict, Timezone: "Europe/Paris",
@@ -75,7 +82,7 @@ func newHarness(t testing.TB, strict bool, cfg csvimport.Config) *harness {
 	pub := ingest.NewPublisher(testenv.Client(t, h.brokers), topics, "import")
 	cfg.Namespace = testenv.Namespace(t)
 	h.svc, err = csvimport.New(cfg, csvimport.Deps{
-		Tenants: ts, Redis: testenv.Redis(t), Publisher: pub, Schema: schema.Validator(), Log: zerolog.Nop(),
+		Tenants: ts, Redis: rdb, Publisher: pub, Schema: schema.Validator(), Log: zerolog.Nop(),
 	})
 	if err != nil {
 		t.Fatal(err)
