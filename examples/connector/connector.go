@@ -83,9 +83,11 @@ func (p *Producer) Close() error { return p.w.Close() }
 
 var messageTypes = map[string]bool{"identify": true, "track": true, "page": true, "screen": true, "group": true, "alias": true}
 
-// Send validates and writes messages, filling messageId and timestamp when
-// absent, and returns once the broker acknowledged all of them. The maps
-// are modified in place. Nothing is sent if one message is invalid.
+// Send validates and writes messages, filling messageId, timestamp and
+// receivedAt when absent, and returns once the broker acknowledged all of
+// them (acks=all). The maps are modified in place, so sending the same maps
+// again after an error reuses their messageIds and identity applies each
+// message once. Nothing is sent if one message is invalid.
 func (p *Producer) Send(ctx context.Context, msgs ...map[string]any) error {
 	out := make([]kafka.Message, 0, len(msgs))
 	for i, m := range msgs {
@@ -114,7 +116,8 @@ func (p *Producer) Send(ctx context.Context, msgs ...map[string]any) error {
 	return nil
 }
 
-// normalise checks a message and fills messageId and timestamp; it returns
+// normalise checks a message and fills messageId, timestamp and
+// receivedAt; it returns
 // the identity the record is keyed by.
 func normalise(m map[string]any) (string, error) {
 	typ, _ := m["type"].(string)
@@ -132,8 +135,12 @@ func normalise(m map[string]any) (string, error) {
 	if id, _ := m["messageId"].(string); id == "" {
 		m["messageId"] = newMessageID()
 	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if _, ok := m["receivedAt"]; !ok {
+		m["receivedAt"] = now
+	}
 	if _, ok := m["timestamp"]; !ok {
-		m["timestamp"] = time.Now().UTC().Format(time.RFC3339Nano)
+		m["timestamp"] = now
 	}
 	if user != "" {
 		return user, nil

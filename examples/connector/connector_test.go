@@ -53,6 +53,9 @@ func TestConnectorRecordsFollowTheEventsTopicContract(t *testing.T) {
 		if err := json.Unmarshal(r.Value, &e); err != nil {
 			t.Fatal(err)
 		}
+		if e.ReceivedAt.IsZero() || e.Timestamp.IsZero() || e.MessageID == "" {
+			t.Fatalf("messageId, timestamp and receivedAt must be set: %s", r.Value)
+		}
 		if string(r.Key) != string(schemas.Key("demo", e.IdentityKey())) {
 			t.Fatalf("key %q for %s", r.Key, r.Value)
 		}
