@@ -36,7 +36,11 @@ func Example() {
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/v1/batch",
 		strings.NewReader(`{"batch":[{"type":"track","userId":"42","event":"Signed Up"},{"type":"track","userId":"42"}]}`))
 	req.SetBasicAuth("wk", "")
-	resp, _ := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Print(resp.StatusCode, " ", string(body))

@@ -81,6 +81,16 @@ func TestCLIErrors(t *testing.T) {
 	if code != cli.ExitFailed || !strings.Contains(msg, "invalidHeader") || !strings.Contains(msg, "idColumn") {
 		t.Errorf("refused import: exit %d %q", code, msg)
 	}
+	// A large file refused on its header: the server answers before reading
+	// the body; the client must report the answer, not a broken pipe.
+	big := filepath.Join(t.TempDir(), "big.csv")
+	f, _ := os.Create(big)
+	_, _ = f.WriteString("a,b\n" + strings.Repeat("1,2\n", 4<<20))
+	_ = f.Close()
+	code, msg = run("--file", big, "--server", h.srv.URL, "--api-key", h.key, "--id-column", "ref")
+	if code != cli.ExitFailed || !strings.Contains(msg, "invalidHeader") {
+		t.Errorf("large refused import: exit %d %q", code, msg)
+	}
 	t.Setenv("USER360_SERVER", h.srv.URL)
 	t.Setenv("USER360_API_KEY", h.key)
 	if code, msg := run("--file", file); code != cli.ExitOK {

@@ -20,7 +20,7 @@ import (
 type Config struct {
 	// Namespace prefixes Redis keys (default "u360").
 	Namespace string
-	// BatchSize is the number of rows per publish to the log (default 1000).
+	// BatchSize is the number of rows per publish to the log (default 2000).
 	BatchSize int
 	// MaxUploadBytes caps one upload (default 10 GiB).
 	MaxUploadBytes int64
@@ -52,7 +52,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Namespace:      "u360",
-		BatchSize:      1000,
+		BatchSize:      2000,
 		MaxUploadBytes: 10 << 30,
 		MaxErrorLines:  100_000,
 		JobTTL:         7 * 24 * time.Hour,
@@ -109,15 +109,24 @@ type Schema interface {
 	Properties(tenant string) []propschema.Property
 }
 
+// KnownUsers tells which user ids already have a profile, in one batched
+// call per import batch (e.g. pipelined EXISTS on identity's user_id
+// index). Optional: without it, "new" means first seen in this import.
+type KnownUsers interface {
+	KnownUserIDs(ctx context.Context, tenant string, userIDs []string) ([]bool, error)
+}
+
 // Deps are the service's dependencies.
 type Deps struct {
 	Tenants   *config.Tenants
 	Redis     redis.UniversalClient
 	Publisher Publisher // ingest.Publisher with source "import"
 	Schema    Schema    // (*propschema.Service).Validator()
-	Log       zerolog.Logger
-	Metrics   *prometheus.Registry // may be nil
-	Clock     func() time.Time     // nil means time.Now
+	// Known, when set, makes "new" vs "updated" reflect existing profiles.
+	Known   KnownUsers
+	Log     zerolog.Logger
+	Metrics *prometheus.Registry // may be nil
+	Clock   func() time.Time     // nil means time.Now
 }
 
 // Sentinel errors.

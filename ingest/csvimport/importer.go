@@ -98,10 +98,11 @@ type job struct {
 	in      *countingReader
 	lw      *lineWriter // parser and final report lines
 
-	st    Status   // producer's running state
-	seen  *seenSet // producer only
-	acked atomic.Pointer[Status]
-	done  chan struct{} // closed when the parser returns
+	st          Status   // producer's running state
+	seen        *seenSet // producer only
+	knownFailed bool     // producer only: Deps.Known failed once (logged)
+	acked       atomic.Pointer[Status]
+	done        chan struct{} // closed when the parser returns
 }
 
 // Import runs an import of file to the end and returns its final status.

@@ -23,19 +23,7 @@ func (j *job) publishLoop(ctx context.Context, ch <-chan *batch) error {
 			return fmt.Errorf("csvimport: encode: %w", b.err)
 		}
 		next := j.st
-		for _, o := range b.outs {
-			next.Counts.Total++
-			switch {
-			case o.kind == outEmpty:
-				next.Counts.Empty++
-			case o.kind == outFailed:
-				next.Counts.Failed++
-			case j.seen.add(o.id) && !o.generated:
-				next.Counts.Updated++
-			default:
-				next.Counts.New++
-			}
-		}
+		j.count(ctx, b.outs, &next.Counts)
 		if b.lastLine > 0 {
 			next.LastLine = int64(b.lastLine)
 		}
@@ -65,6 +53,56 @@ func (j *job) publishLoop(ctx context.Context, ch <-chan *batch) error {
 		}
 	}
 	return nil
+}
+
+// count adds a batch's rows to the counts, in row order. A row is
+// "updated" when its id was seen earlier in this import or, with
+// Deps.Known, already had a profile; generated ids are always new.
+func (j *job) count(ctx context.Context, outs []rowOut, c *Counts) {
+	var firstSeen []int // rows whose id is new to this import
+	repeat := make([]bool, len(outs))
+	for i, o := range outs {
+		if o.kind == outImported && !o.generated {
+			if j.seen.add(o.id) {
+				repeat[i] = true
+			} else {
+				firstSeen = append(firstSeen, i)
+			}
+		}
+	}
+	var known []bool
+	if k := j.s.deps.Known; k != nil && len(firstSeen) > 0 {
+		ids := make([]string, len(firstSeen))
+		for n, i := range firstSeen {
+			ids[n] = outs[i].id
+		}
+		var err error
+		if known, err = k.KnownUserIDs(ctx, j.t.ID, ids); err != nil || len(known) != len(ids) {
+			if !j.knownFailed {
+				j.knownFailed = true
+				j.s.deps.Log.Warn().Err(err).Str("tenant", j.t.ID).Str("import", j.opts.JobID).
+					Msg("import: cannot tell existing users; counting first-seen ids as new")
+			}
+			known = nil
+		} else {
+			for n, i := range firstSeen {
+				repeat[i] = known[n]
+			}
+		}
+	}
+	for i, o := range outs {
+		c.Total++
+		switch {
+		case o.kind == outEmpty:
+			c.Empty++
+		case o.kind == outFailed:
+			c.Failed++
+		case repeat[i]:
+			c.Updated++
+		default:
+			c.New++
+		}
+	}
 }
 
 func (j *job) publish(ctx context.Context, recs []*kgo.Record) error {

@@ -170,3 +170,33 @@ func BenchmarkApply(b *testing.B) {
 		_, _ = v.Apply(acme, traits, false)
 	}
 }
+
+// Apply runs while definitions change (run with -race).
+func TestValidatorConcurrentUse(t *testing.T) {
+	st := &memStore{}
+	v := NewValidator(st)
+	tn := &config.Tenant{ID: "acme"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			name := "p" + strings.Repeat("x", i%5) + string(rune('a'+i%26))
+			_ = st.Put(context.Background(), KindProperty, "acme", name, Property{Name: name, Type: TypeNumber})
+		}
+	}()
+	for i := 0; ; i++ {
+		clean, _ := v.Apply(tn, map[string]any{"pa": "1", "email": "a@b.co"}, false)
+		if clean["email"] != "a@b.co" {
+			t.Fatalf("clean %v", clean)
+		}
+		_ = v.Properties("acme")
+		select {
+		case <-done:
+			if p, ok := v.Property("acme", "pa"); !ok || p.Type != TypeNumber {
+				t.Fatalf("pa: %+v %v", p, ok)
+			}
+			return
+		default:
+		}
+	}
+}

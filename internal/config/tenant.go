@@ -83,9 +83,13 @@ func (t *Tenant) Rules() IdentityRules {
 	if len(r.Priority) == 0 {
 		r.Priority = d.Priority
 	}
-	if r.Limits == nil {
-		r.Limits = map[string]int{}
+	// Copy: Rules may be called concurrently and must not write the
+	// tenant's own map.
+	limits := make(map[string]int, len(r.Limits)+len(d.Limits))
+	for k, v := range r.Limits {
+		limits[k] = v
 	}
+	r.Limits = limits
 	for k, v := range d.Limits {
 		if _, ok := r.Limits[k]; !ok {
 			r.Limits[k] = v

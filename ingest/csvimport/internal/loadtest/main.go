@@ -1,13 +1,3 @@
-// Command loadtest measures the CSV import on a large generated file: rows/s
-// into the log and the peak RSS of the importing process. The broker runs
-// in its own process so that its in-memory log does not count.
-//
-//	go run ./ingest/csvimport/internal/loadtest gen -rows 3000000 -out /tmp/users.csv
-//	go run ./ingest/csvimport/internal/loadtest broker            # prints the broker address
-//	go run ./ingest/csvimport/internal/loadtest import -brokers 127.0.0.1:PORT -file /tmp/users.csv
-//
-// import serves the API in process and uploads with the CLI client
-// (streamed multipart over HTTP), so the figures cover the whole path.
 package main
 
 import (
@@ -97,7 +87,7 @@ func runImport(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "", "broker addresses")
 	file := fs.String("file", "/tmp/users.csv", "CSV file")
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
-	batch := fs.Int("batch", 1000, "rows per batch")
+	batch := fs.Int("batch", csvimport.DefaultConfig().BatchSize, "rows per batch")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile")
 	_ = fs.Parse(args)
 	if *cpuProfile != "" {
