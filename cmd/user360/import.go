@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/user360/user360/ingest/csvimport/cli"
 )
 
-// runImport runs the CSV import client.
+// runImport runs the CSV import client (`user360 import`).
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "user360 import: not wired yet")
-	return 2
+	return cli.RunCLI(ctx, args, stdout, stderr)
 }
