@@ -12,11 +12,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/user360/user360/identity"
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/internal/kafka"
 	"github.com/user360/user360/internal/logx"
 	"github.com/user360/user360/internal/redisx"
 	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
 )
 
 // devFlags are the flags of `user360 dev`.
@@ -64,11 +66,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer broker.Close()
 
-	rdb, closeRedis, err := devRedis(ctx, log)
+	rdb, closeRedis, embeddedRedis, err := devRedis(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
+	var rebuild []string
+	if embeddedRedis {
+		// The embedded Redis starts empty: replay the (possibly persisted)
+		// log into it by starting the stateful consumers from the beginning.
+		rebuild = []string{identity.DefaultConfig().Group, segmenter.DefaultConfig().Group}
+	}
 
 	writeKey := envOr("USER360_DEV_WRITE_KEY", "wk_"+randomHex(12))
 	apiKey := envOr("USER360_DEV_API_KEY", "ak_"+randomHex(12))
@@ -82,6 +90,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	st, err := newStack(ctx, stackConfig{
 		Roles: allRoles, Brokers: broker.Addrs(), TopicPrefix: f.prefix, Partitions: int32(f.partitions),
 		Redis: rdb, Tenants: tenants, HTTPAddr: f.httpAddr, Namespace: "u360", Log: log,
+		RebuildFromLog: rebuild,
 	})
 	if err != nil {
 		return err
@@ -97,25 +106,25 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // devRedis connects to USER360_REDIS_URL or starts an embedded Redis.
-func devRedis(ctx context.Context, log zerolog.Logger) (redis.UniversalClient, func(), error) {
+func devRedis(ctx context.Context, log zerolog.Logger) (rdb redis.UniversalClient, closeFn func(), embedded bool, err error) {
 	if url := os.Getenv("USER360_REDIS_URL"); url != "" {
 		rdb, err := redisx.Connect(ctx, url)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		return rdb, func() { _ = rdb.Close() }, nil
+		return rdb, func() { _ = rdb.Close() }, false, nil
 	}
 	emb, err := redisx.StartEmbedded()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	rdb, err := redisx.Connect(ctx, emb.URL())
+	rdb, err = redisx.Connect(ctx, emb.URL())
 	if err != nil {
 		emb.Close()
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	log.Warn().Str("redis", emb.Addr()).Msg("USER360_REDIS_URL is not set: using an embedded in-memory Redis; profiles and segments are lost when the process stops (the Kafka log keeps the events)")
-	return rdb, func() { _ = rdb.Close(); emb.Close() }, nil
+	return rdb, func() { _ = rdb.Close(); emb.Close() }, true, nil
 }
 
 func envOr(k, def string) string {

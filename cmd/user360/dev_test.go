@@ -16,8 +16,17 @@ import (
 )
 
 // devProcess runs `user360 dev` in-process on free ports and returns its
-// HTTP base URL and broker address, parsed from what it prints.
+// HTTP base URL and broker address, parsed from what it prints. It stops at
+// the end of the test.
 func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
+	t.Helper()
+	httpURL, broker, stop := startDev(t, extra...)
+	t.Cleanup(stop)
+	return httpURL, broker
+}
+
+// startDev is devProcess with an explicit stop.
+func startDev(t *testing.T, extra ...string) (httpURL, broker string, stop func()) {
 	t.Helper()
 	t.Setenv("USER360_DEV_WRITE_KEY", "wk_e2e")
 	t.Setenv("USER360_DEV_API_KEY", "ak_e2e")
@@ -27,7 +36,12 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 	done := make(chan error, 1)
 	args := append([]string{"--kafka-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	go func() { done <- runDev(ctx, args, pw, io.Discard); pw.Close() }()
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
@@ -37,7 +51,7 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 		case <-time.After(20 * time.Second):
 			t.Error("user360 dev did not shut down within 20s")
 		}
-	})
+	}
 	httpRe := regexp.MustCompile(`HTTP API\s+(http://\S+)`)
 	kafkaRe := regexp.MustCompile(`Kafka broker\s+(\S+)`)
 	sc := bufio.NewScanner(pr)
@@ -53,6 +67,7 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 		select {
 		case l, ok := <-lines:
 			if !ok {
+				cancel()
 				t.Fatalf("user360 dev stopped: %v", <-done)
 			}
 			if m := httpRe.FindStringSubmatch(l); m != nil {
@@ -62,6 +77,7 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 				broker = m[1]
 			}
 		case <-timeout:
+			cancel()
 			t.Fatal("user360 dev did not start within 30s")
 		}
 	}
@@ -69,7 +85,7 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 		for range lines {
 		}
 	}()
-	return httpURL, broker
+	return httpURL, broker, stop
 }
 
 // TestDevAcceptsSegmentSDKAndOutsideClientsReadTheLog is the acceptance

@@ -110,3 +110,8 @@ func TestPipelineWithThirdPartyClients(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

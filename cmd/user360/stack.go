@@ -59,6 +59,10 @@ type stackConfig struct {
 	HTTPAddr    string
 	Namespace   string
 	Log         zerolog.Logger
+	// RebuildFromLog restarts the stateful consumers (identity, segmenter)
+	// from the start of the log: `user360 dev` sets it when its Redis is the
+	// embedded, empty one, so a restart with --data-dir rebuilds the state.
+	RebuildFromLog []string
 }
 
 // component is one long-running part of a role.
@@ -100,6 +104,12 @@ func newStack(ctx context.Context, cfg stackConfig) (*stack, error) {
 	if err := s.ensureTopics(ctx); err != nil {
 		producer.Close()
 		return nil, err
+	}
+	if len(cfg.RebuildFromLog) > 0 {
+		if err := kafka.DeleteGroups(ctx, producer, cfg.RebuildFromLog...); err != nil {
+			producer.Close()
+			return nil, err
+		}
 	}
 	d, err := defs.New(defs.Config{Client: s.kcfg, Topic: s.topics.Definitions}, cfg.Log.With().Str("component", "defs").Logger())
 	if err != nil {
