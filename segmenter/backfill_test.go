@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/user360/user360/internal/defs"
+	"github.com/user360/user360/internal/kafka"
 	"github.com/user360/user360/schemas"
 )
 
@@ -223,5 +226,46 @@ func TestEditAndDeleteSegment(t *testing.T) {
 		if segs, _ := h.svc.ProfileSegments(context.Background(), h.tenant, id); len(segs) != 0 {
 			t.Fatalf("%s still lists %v", id, segs)
 		}
+	}
+}
+
+// A deletion that no instance finished (all stopped) is finished by an
+// instance that starts later and reads the tombstone from the log.
+func TestInterruptedDeletionIsFinishedAfterRestart(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	for _, id := range []string{"a", "b", "c"} {
+		h.handle(h.rec(traitsUpdate(id, map[string]any{"country": "IN"})))
+	}
+	if err := h.defs.Delete(context.Background(), "segment", h.tenant, seg); err != nil {
+		t.Fatal(err)
+	}
+	// The running instance never ran its job (it had no Run). A new process
+	// subscribes before its definitions store reads the log.
+	d2, err := defs.New(defs.Config{Client: kafka.ClientConfig{Brokers: h.brokers}, Topic: h.topics.Definitions}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = h.newService(opts{defs: d2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d2.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	stop := h.run()
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.sink.all()) < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("exits after restart: %v", h.sink.all())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if got := changesOf(h.sink.all(), seg, id); !reflect.DeepEqual(got, []string{"entered:event", "exited:definition"}) {
+			t.Fatalf("%s: %v", id, got)
+		}
+	}
+	if n, _ := h.rdb.Exists(context.Background(), h.ns+":{"+h.tenant+"}:seg:m:"+seg).Result(); n != 0 {
+		t.Fatal("member set left behind")
 	}
 }

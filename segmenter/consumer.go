@@ -1,6 +1,7 @@
 package segmenter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,16 +17,25 @@ import (
 type update struct {
 	schemas.ProfileUpdate
 	traitsRaw    json.RawMessage
-	traits       map[string]any
 	partition    int32
 	offset       int64
 	mergedSegs   []string
 	mergedEvents []string
 }
 
+// updateWire reads only what the segmenter uses: trait changes by name
+// (their values are not needed), traits raw.
 type updateWire struct {
-	schemas.ProfileUpdate
-	Traits json.RawMessage `json:"traits,omitempty"`
+	Type       string                     `json:"type"`
+	MessageID  string                     `json:"messageId"`
+	Tenant     string                     `json:"tenant"`
+	ProfileID  string                     `json:"profileId"`
+	UserID     string                     `json:"userId,omitempty"`
+	Identities []schemas.Identity         `json:"identities"`
+	Event      *schemas.EventSummary      `json:"event,omitempty"`
+	Changes    map[string]json.RawMessage `json:"changes,omitempty"`
+	Traits     json.RawMessage            `json:"traits,omitempty"`
+	Merge      *schemas.Merge             `json:"merge,omitempty"`
 }
 
 // decodeUpdate reads one record of the profile-updates topic.
@@ -34,10 +44,21 @@ func decodeUpdate(value []byte) (*update, error) {
 	if err := json.Unmarshal(value, &w); err != nil {
 		return nil, fmt.Errorf("segmenter: decode profile update: %w", err)
 	}
-	u := &update{ProfileUpdate: w.ProfileUpdate}
+	u := &update{ProfileUpdate: schemas.ProfileUpdate{
+		Type: w.Type, MessageID: w.MessageID, Tenant: w.Tenant, ProfileID: w.ProfileID, UserID: w.UserID,
+		Identities: w.Identities, Event: w.Event, Merge: w.Merge,
+	}}
+	if w.Changes != nil {
+		u.Changes = make(map[string]schemas.TraitChange, len(w.Changes))
+		for k := range w.Changes {
+			u.Changes[k] = schemas.TraitChange{}
+		}
+	}
 	if len(w.Traits) > 0 && string(w.Traits) != "null" {
-		if err := json.Unmarshal(w.Traits, &u.traits); err != nil {
-			return nil, fmt.Errorf("segmenter: decode profile update traits: %w", err)
+		// Parsed only when a rule needs them (most updates touch no
+		// segment that reads traits).
+		if w.Traits[0] != '{' {
+			return nil, fmt.Errorf("segmenter: profile update traits are not an object")
 		}
 		u.traitsRaw = w.Traits
 	}
@@ -48,8 +69,10 @@ func decodeUpdate(value []byte) (*update, error) {
 }
 
 // Handle applies a batch of profile-updates records (the kafka.Handler of
-// the role). Records of one profile are applied in order; a merge is
-// applied on its own, after what precedes it.
+// the role; Run consumes with it). Records of one profile are applied in
+// order; a merge is applied on its own, after what precedes it. It returns
+// after the batch's changes are acknowledged by the Emitter; on an error
+// the batch must be retried (it is idempotent).
 func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 	var batch []*work
 	byKey := map[string]*[]*update{}
@@ -70,6 +93,12 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 			continue
 		}
 		u.partition, u.offset = r.Partition, r.Offset
+		if len(s.reg.index(u.Tenant).segs) == 0 {
+			// No segment can change; a segment created later is backfilled
+			// from the identity store.
+			s.metrics.updates.WithLabelValues(u.Tenant, "no_segments").Inc()
+			continue
+		}
 		s.metrics.updates.WithLabelValues(u.Tenant, "applied").Inc()
 		if u.Type == schemas.ProfileMerged && u.Merge != nil && len(u.Merge.Absorbed) > 0 {
 			if err := flush(); err != nil {
@@ -86,7 +115,11 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 			list = &[]*update{}
 			byKey[key] = list
 			batch = append(batch, &work{p: &pstate{tenant: u.Tenant, id: u.ProfileID}, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
-				for _, u := range *list {
+				for i, u := range *list {
+					if i > 0 && redundant((*list)[i-1], u) {
+						s.recordOffset(p, u)
+						continue
+					}
 					if err := s.applyOnce(ctx, ec, p, u); err != nil {
 						return err
 					}
@@ -97,6 +130,24 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 		*list = append(*list, u)
 	}
 	return flush()
+}
+
+// redundant says whether u repeats prev: the identity stage follows a
+// profile.updated with a user.updated carrying the same trait changes.
+func redundant(prev, u *update) bool {
+	return u.Type == schemas.UserUpdated && prev.Type == schemas.ProfileUpdated && u.Event == nil &&
+		bytes.Equal(prev.traitsRaw, u.traitsRaw) && len(prev.Changes) == len(u.Changes)
+}
+
+// recordOffset marks an update as applied without applying it.
+func (s *Service) recordOffset(p *pstate, u *update) {
+	if p.st.Offsets == nil {
+		p.st.Offsets = map[string]int64{}
+	}
+	if u.offset > p.st.Offsets[partitionKey(u.partition)] {
+		p.st.Offsets[partitionKey(u.partition)] = u.offset
+		p.dirty = true
+	}
 }
 
 // applyOnce applies an update unless the state already holds it (a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -29,45 +30,57 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 	env := &rules.Env{
 		Now:    ec.now,
 		Loc:    ec.loc,
-		Traits: p.traitMap(),
+		Trait:  p.trait,
 		Events: func(c *rules.EventCond) []int64 { return p.st.Conds[c.Key()] },
 		Member: func(id string) bool {
 			m := p.st.Segs[id]
 			return m != nil && m.In
 		},
 	}
-	done := map[string]bool{}
-	for len(cands) > 0 {
-		// The shallowest candidate first: what it references is final.
-		var c *compiled
-		for _, x := range cands {
-			if c == nil || x.depth < c.depth || (x.depth == c.depth && x.def.ID < c.def.ID) {
-				c = x
-			}
-		}
-		delete(cands, c.def.ID)
+	// A queue in dependency order (shallowest first: what a segment
+	// references is final before it is evaluated).
+	queue := make([]*compiled, 0, len(cands))
+	deep := false
+	for _, c := range cands {
+		queue = append(queue, c)
+		deep = deep || c.depth > 1
+	}
+	byDepth := func(a, b *compiled) int { return a.order - b.order }
+	if deep {
+		slices.SortFunc(queue, byDepth) // order matters only with references
+	}
+	var done map[string]bool
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
 		if done[c.def.ID] {
 			continue
+		}
+		if done == nil {
+			done = make(map[string]bool, 2*len(cands))
 		}
 		done[c.def.ID] = true
 		if err := s.seed(ctx, ec, p, c.conds); err != nil {
 			return err
 		}
 		in, due := c.rule.Eval(env)
-		m := p.st.Segs[c.def.ID]
-		if m == nil {
-			m = &member{}
-			if p.st.Segs == nil {
-				p.st.Segs = map[string]*member{}
-			}
-			p.st.Segs[c.def.ID] = m
-		}
 		var dueMs int64
 		if !due.IsZero() {
 			dueMs = due.UnixMilli()
 			if due.Sub(time.UnixMilli(dueMs)) > 0 {
 				dueMs++ // round up: never fire before the instant
 			}
+		}
+		m := p.st.Segs[c.def.ID]
+		if m == nil {
+			if !in && dueMs == 0 {
+				continue // not a member, nothing to remember
+			}
+			m = &member{}
+			if p.st.Segs == nil {
+				p.st.Segs = map[string]*member{}
+			}
+			p.st.Segs[c.def.ID] = m
 		}
 		if m.Due != dueMs {
 			m.Due = dueMs
@@ -82,16 +95,20 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 				p.out = append(p.out, s.change(ec, p, c, in, m.Seq, cause))
 			}
 			s.metrics.transition(p.tenant, in, cause)
-			for _, d := range c.dependents {
-				if !done[d.def.ID] {
-					cands[d.def.ID] = d
+			if len(c.dependents) > 0 {
+				for _, d := range c.dependents {
+					if !done[d.def.ID] {
+						queue = append(queue, d)
+					}
 				}
+				slices.SortFunc(queue, byDepth)
 			}
 		}
 		if !m.In && m.Seq == 0 && m.Due == 0 {
 			delete(p.st.Segs, c.def.ID)
 		}
 	}
+	s.metrics.evaluations.WithLabelValues(p.tenant).Add(float64(len(done)))
 	return nil
 }
 
@@ -207,11 +224,11 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 	if len(u.Identities) > 0 {
 		p.st.Identities = u.Identities
 	}
-	cands := map[string]*compiled{}
+	cands := make(map[string]*compiled, 16)
 	if u.Type == schemas.UserDeleted {
 		s.exitAll(ec, p, schemas.CauseDelete)
 		p.st = State{Gone: "deleted", Segs: p.st.Segs, Offsets: p.st.Offsets, OutSeq: p.st.OutSeq, UserID: p.st.UserID, Identities: p.st.Identities}
-		p.traits, p.parsed = nil, true
+		p.setTraits(nil)
 		p.dirty = true
 		return nil
 	}
@@ -224,19 +241,22 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 			}
 		} else {
 			old := p.traitMap()
-			for k, v := range u.traits {
+			var now map[string]any
+			if len(u.traitsRaw) > 0 {
+				_ = json.Unmarshal(u.traitsRaw, &now)
+			}
+			for k, v := range now {
 				if ov, ok := old[k]; !ok || !jsonEqual(ov, v) {
 					changed = append(changed, k)
 				}
 			}
 			for k := range old {
-				if _, ok := u.traits[k]; !ok {
+				if _, ok := now[k]; !ok {
 					changed = append(changed, k)
 				}
 			}
 		}
-		p.st.Traits = u.traitsRaw
-		p.traits, p.parsed = u.traits, true
+		p.setTraits(u.traitsRaw)
 		for _, k := range changed {
 			for _, c := range ec.ix.byTrait[k] {
 				cands[c.def.ID] = c
@@ -328,14 +348,17 @@ func (s *Service) absorb(ec *evalCtx, p *pstate) {
 	}
 	s.exitAll(ec, p, schemas.CauseMerge)
 	p.st.Gone = "merged"
-	p.st.Traits = nil
-	p.traits, p.parsed = nil, true
+	p.setTraits(nil)
 	p.dirty = true
 }
 
 // fireTimers re-evaluates the segments whose deadline has come.
 func (s *Service) fireTimers(ctx context.Context, ec *evalCtx, p *pstate) error {
+	p.dirty = true // the claimed timer must be rewritten (or removed)
 	if p.st.Gone != "" {
+		for _, m := range p.st.Segs {
+			m.Due = 0
+		}
 		return nil
 	}
 	nowMs := ec.now.UnixMilli()
@@ -375,8 +398,7 @@ func (s *Service) backfillProfile(ctx context.Context, ec *evalCtx, p *pstate, c
 		if err != nil {
 			return fmt.Errorf("segmenter: encode traits: %w", err)
 		}
-		p.st.Traits = raw
-		p.parsed = false
+		p.setTraits(raw)
 		p.dirty = true
 	}
 	if p.st.UserID == "" {
@@ -409,14 +431,13 @@ func (s *Service) dropSegment(ec *evalCtx, p *pstate, seg Segment) {
 	delete(p.st.Segs, seg.ID)
 }
 
+// jsonEqual compares two decoded JSON values.
 func jsonEqual(a, b any) bool {
-	switch x := a.(type) {
+	switch a.(type) {
 	case string, float64, bool, nil:
 		return a == b
-	default:
-		_ = x
-		ja, _ := json.Marshal(a)
-		jb, _ := json.Marshal(b)
-		return string(ja) == string(jb)
 	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }

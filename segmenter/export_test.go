@@ -25,3 +25,17 @@ func LoadSegmentForTest(s *Service, tenant string, raw []byte) {
 	_ = json.Unmarshal(raw, &seg)
 	s.onDefinition(tenant, seg.ID, raw)
 }
+
+// RunJobsForTest runs every queued backfill and deletion job to the end.
+func RunJobsForTest(s *Service, ctx context.Context) error {
+	for k, seg := range s.jobs.list() {
+		done, err := s.runJob(ctx, k, seg)
+		if err != nil {
+			return err
+		}
+		if done {
+			s.jobs.done(k, seg)
+		}
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,6 +49,9 @@ type sink struct {
 	// failAfter: keep the changes, then report failure (a crash after the
 	// broker acknowledged but before the outbox was cleared).
 	failAfter bool
+	// discard counts instead of keeping (benchmarks).
+	discard bool
+	count   int
 }
 
 func (s *sink) Emit(_ context.Context, cs []schemas.SegmentChange) error {
@@ -56,7 +60,10 @@ func (s *sink) Emit(_ context.Context, cs []schemas.SegmentChange) error {
 	if s.fail != nil && !s.failAfter {
 		return s.fail
 	}
-	s.changes = append(s.changes, cs...)
+	s.count += len(cs)
+	if !s.discard {
+		s.changes = append(s.changes, cs...)
+	}
 	return s.fail
 }
 
@@ -151,6 +158,7 @@ type opts struct {
 	cfg      func(*segmenter.Config)
 	defs     *defs.Store // another definitions store (another instance)
 	kafkaOut bool        // publish to the segment-changes topic
+	metrics  *prometheus.Registry
 }
 
 var t0 = time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC)
@@ -219,6 +227,7 @@ func (h *harness) newService(o opts) *segmenter.Service {
 	if o.kafkaOut {
 		deps.Emitter = nil
 	}
+	deps.Metrics = o.metrics
 	if !o.noSource {
 		deps.Profiles = h.src
 	}

@@ -305,7 +305,6 @@ func (s *Service) previewSegment(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "no profile source is configured", "")
 		return
 	}
-	ix := s.reg.index(tenant.ID)
 	now := s.now()
 	scanned, matched := 0, 0
 	sample := []string{}
@@ -330,12 +329,6 @@ func (s *Service) previewSegment(w http.ResponseWriter, r *http.Request) {
 			for _, c := range rule.EventConds() {
 				conds[c.Key()] = seedFrom(c, &ev, now, tenant.Location())
 			}
-			members := map[string]bool{}
-			for _, id := range rule.Segments() {
-				if _, ok := ix.segs[id]; ok {
-					members[id] = true
-				}
-			}
 			in, _ := rule.Eval(&rules.Env{
 				Now: now, Loc: tenant.Location(), Traits: p.Traits,
 				Events: func(c *rules.EventCond) []int64 { return conds[c.Key()] },
@@ -355,9 +348,15 @@ func (s *Service) previewSegment(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	// Complete scans are exact; otherwise the estimate is the match ratio
+	// of the scanned profiles (the identity store does not give a total).
+	var ratio float64
+	if scanned > 0 {
+		ratio = float64(matched) / float64(scanned)
+	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"scanned": scanned, "matched": matched, "complete": complete,
-		"estimatedSize": matched, "sample": sample,
+		"matchRatio": ratio, "sample": sample,
 	})
 }
 

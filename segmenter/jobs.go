@@ -43,6 +43,13 @@ func (j *jobs) add(tenant string, seg Segment) {
 	}
 }
 
+func (j *jobs) get(tenant, seg string) (Segment, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s, ok := j.pending[jobKey{tenant, seg}]
+	return s, ok
+}
+
 func (j *jobs) list() map[jobKey]Segment {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -105,7 +112,7 @@ func (s *Service) runJob(ctx context.Context, k jobKey, seg Segment) (bool, erro
 	if err != nil || !ok {
 		return false, err
 	}
-	defer s.rdb.Del(context.WithoutCancel(ctx), keys.lease(k.seg))
+	defer evalScript(context.WithoutCancel(ctx), s.rdb, releaseScript, []string{keys.lease(k.seg)}, s.jobs.token)
 	if !exists {
 		return s.dropMembers(ctx, k.tenant, seg)
 	}

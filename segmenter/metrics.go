@@ -13,6 +13,7 @@ type metrics struct {
 	conflicts   prometheus.Counter
 	timers      *prometheus.CounterVec
 	backfilled  *prometheus.CounterVec
+	evaluations *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -32,12 +33,15 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		timers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "user360_segmenter_timers_fired_total", Help: "Profile timers handled.",
 		}, []string{"tenant"}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "user360_segmenter_evaluations_total", Help: "Segment rules evaluated for a profile.",
+		}, []string{"tenant"}),
 		backfilled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "user360_segmenter_backfill_profiles_total", Help: "Profiles evaluated by backfill.",
 		}, []string{"tenant"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.updates, m.transitions, m.published, m.conflicts, m.timers, m.backfilled)
+		reg.MustRegister(m.updates, m.transitions, m.published, m.conflicts, m.timers, m.backfilled, m.evaluations)
 	}
 	return m
 }

@@ -81,6 +81,10 @@ func (s *Service) publish(ctx context.Context, ps []*pstate) error {
 	var changes []schemas.SegmentChange
 	for _, p := range ps {
 		for _, e := range p.pending {
+			if e.change != nil {
+				changes = append(changes, *e.change)
+				continue
+			}
 			var c schemas.SegmentChange
 			if err := json.Unmarshal([]byte(e.value), &c); err != nil {
 				s.deps.Log.Error().Err(err).Str("tenant", p.tenant).Msg("dropping undecodable outbox entry")

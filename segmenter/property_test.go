@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
 	"github.com/user360/user360/segmenter/rules"
 )
 
@@ -70,9 +71,25 @@ type histEvent struct {
 // changes replay to the same memberships.
 func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { propertyRun(t, seed, false) })
+	}
+}
+
+// TestLateSegmentsBackfillToFullEvaluation: half of the segments are
+// created after the updates started; their backfill (seeded from an
+// identity-store fake that mirrors the updates) must land on the same
+// memberships as a full evaluation, and live processing goes on correctly.
+func TestLateSegmentsBackfillToFullEvaluation(t *testing.T) {
+	for seed := uint64(4); seed <= 6; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { propertyRun(t, seed, true) })
+	}
+}
+
+func propertyRun(t *testing.T, seed uint64, late bool) {
+	{
+		{
 			rng := rand.New(rand.NewPCG(seed, 99))
-			h := newHarness(t, opts{noSource: true})
+			h := newHarness(t, opts{noSource: !late})
 			var segIDs []string
 			parsed := map[string]*rules.Rule{}
 			raws := map[string]string{}
@@ -83,7 +100,7 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 					}
 				}
 			})
-			for i := 0; i < 14; i++ {
+			addSegment := func(i int) {
 				raw := randomRule(rng, segIDs, 0)
 				id := h.segment(fmt.Sprint("s", i), raw)
 				r, err := rules.Parse(json.RawMessage(raw), "rule")
@@ -94,10 +111,26 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 				raws[id] = raw
 				segIDs = append(segIDs, id)
 			}
+			first := 14
+			if late {
+				first = 7
+			}
+			for i := 0; i < first; i++ {
+				addSegment(i)
+			}
 			profiles := []string{"p0", "p1", "p2", "p3", "p4", "p5"}
 			traits := map[string]map[string]any{}
 			history := map[string][]histEvent{}
 			for step := 0; step < 250; step++ {
+				if late && step == 120 {
+					for i := first; i < 14; i++ {
+						addSegment(i)
+					}
+					if err := segmenter.RunJobsForTest(h.svc, context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					compareFull(t, h, segIDs, parsed, profiles, traits, history)
+				}
 				pid := profiles[rng.IntN(len(profiles))]
 				now := h.clock.Now()
 				cur := map[string]any{}
@@ -128,6 +161,7 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 						cur[k] = v
 					}
 					traits[pid] = cur
+					h.src.put(schemas.Profile{ID: pid, Tenant: h.tenant, Traits: cur})
 					u := schemas.ProfileUpdate{ProfileID: pid, Traits: cur, Changes: map[string]schemas.TraitChange{k: {Old: old, New: v}}}
 					h.handle(h.rec(u))
 				case 2, 3:
@@ -137,7 +171,10 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 					}
 					history[pid] = append(history[pid], histEvent{name, props, now})
 					traits[pid] = cur
-					h.handle(h.rec(eventUpdate(pid, name, now, props, cur)))
+					u := eventUpdate(pid, name, now, props, cur)
+					h.src.put(schemas.Profile{ID: pid, Tenant: h.tenant, Traits: cur})
+					h.src.addEvent(pid, *u.Event)
+					h.handle(h.rec(u))
 				default:
 					h.clock.Add(time.Duration(rng.IntN(90_000)) * time.Millisecond)
 					h.fireTimers()
@@ -149,6 +186,9 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 			}
 			h.fireTimers()
 			compareFull(t, h, segIDs, parsed, profiles, traits, history)
+			if late {
+				return // backfill with emitOnBackfill publishes entries only
+			}
 			// The published changes replay to the stored memberships.
 			in := checkAlternation(t, h.sink.all())
 			for _, seg := range segIDs {
@@ -164,7 +204,7 @@ func TestIncrementalEqualsFullEvaluation(t *testing.T) {
 					t.Fatalf("segment %s: published %v, stored %v", seg, got, want)
 				}
 			}
-		})
+		}
 	}
 }
 

@@ -159,6 +159,10 @@ func build(m map[string]*compiled) *tenantIndex {
 	for _, id := range ids {
 		depth(ix.segs[id], map[string]bool{})
 	}
+	sort.SliceStable(ids, func(i, j int) bool { return ix.segs[ids[i]].depth < ix.segs[ids[j]].depth })
+	for i, id := range ids {
+		ix.segs[id].order = i
+	}
 	return ix
 }
 

@@ -28,6 +28,7 @@ type compiled struct {
 	def        Segment
 	rule       *rules.Rule
 	depth      int // 1 + the largest depth of the segments it references
+	order      int // position in dependency order (by depth, then id)
 	dependents []*compiled
 	conds      []*rules.EventCond
 }

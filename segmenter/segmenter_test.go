@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/internal/testenv"
@@ -132,15 +133,22 @@ func TestTimersFireWithinASecondWhenRunning(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.svc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	h.clock.Set(time.Now())
-	h.handle(h.rec(eventUpdate("p1", "Visit", time.Now(), nil, nil)))
-	// The real clock drives this one: the exit must come by itself.
+	visit := time.Now()
+	h.clock.Set(visit)
+	h.handle(h.rec(eventUpdate("p1", "Visit", visit, nil, nil)))
+	// The real clock drives this one: the exit must come by itself, within
+	// a second of the instant the window expires (visit + 1s).
+	var seen time.Time
 	for i := 0; i < 100; i++ {
 		h.clock.Set(time.Now())
 		if len(changesOf(h.sink.all(), seg, "p1")) == 2 {
+			seen = time.Now()
 			break
 		}
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if seen.IsZero() || seen.Sub(visit.Add(time.Second)) > time.Second {
+		t.Fatalf("exit seen %v after the window expired", seen.Sub(visit.Add(time.Second)))
 	}
 	if got := changesOf(h.sink.all(), seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event", "exited:time"}) {
 		t.Fatalf("changes %v", got)
@@ -164,7 +172,13 @@ func TestRedeliveryPublishesNothingTwice(t *testing.T) {
 }
 
 func TestCrashBetweenRedisWriteAndPublish(t *testing.T) {
-	h := newHarness(t, opts{})
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) { crashBetweenRedisWriteAndPublish(t, b.Client) })
+	}
+}
+
+func crashBetweenRedisWriteAndPublish(t *testing.T, rc func(testing.TB) redis.UniversalClient) {
+	h := newHarness(t, opts{redis: rc})
 	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
 	r1 := h.rec(traitsUpdate("p1", map[string]any{"country": "IN"}))
 	r2 := h.rec(traitsUpdate("p1", map[string]any{"country": "US"}, "country"))
@@ -180,7 +194,7 @@ func TestCrashBetweenRedisWriteAndPublish(t *testing.T) {
 	// Redelivery after a restart: the outbox is published, the update is not
 	// applied twice.
 	h.sink.setFail(nil, false)
-	h.svc = h.newService(opts{})
+	h.svc = h.newService(opts{redis: rc})
 	h.handle(r1)
 	// A crash after the broker acknowledged but before the outbox was
 	// cleared: the change is published again with the same messageId.
@@ -277,4 +291,23 @@ func TestMergeAndDelete(t *testing.T) {
 		t.Fatalf("deleted: %v", got)
 	}
 	checkAlternation(t, h.sink.all())
+}
+
+// The identity stage emits user.created, profile.updated and user.updated
+// for one message; together they enter once, and a redelivery adds nothing.
+func TestIdentityRecordSequence(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"all":[{"trait":"country","op":"eq","value":"IN"},{"event":"Signed Up"}]}`)
+	traits := map[string]any{"country": "IN"}
+	created := h.rec(schemas.ProfileUpdate{Type: schemas.UserCreated, ProfileID: "p1", Traits: traits})
+	updated := h.rec(schemas.ProfileUpdate{Type: schemas.ProfileUpdated, ProfileID: "p1", Traits: traits,
+		Changes: map[string]schemas.TraitChange{"country": {New: "IN"}},
+		Event:   &schemas.EventSummary{Type: "identify", Name: "Signed Up", MessageID: "m1", Timestamp: t0}})
+	user := h.rec(schemas.ProfileUpdate{Type: schemas.UserUpdated, ProfileID: "p1", Traits: traits,
+		Changes: map[string]schemas.TraitChange{"country": {New: "IN"}}})
+	h.handle(created, updated, user)
+	h.handle(created, updated, user)
+	if got := changesOf(h.sink.all(), seg, "p1"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+		t.Fatalf("changes %v", got)
+	}
 }

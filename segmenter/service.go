@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/user360/user360/internal/kafka"
@@ -22,6 +23,8 @@ type Service struct {
 	metrics *metrics
 	emitter Emitter
 	now     func() time.Time
+	// producer is the client of the default emitter (closed by Run).
+	producer *kgo.Client
 }
 
 // New builds the role and subscribes to segment definitions.
@@ -43,6 +46,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	s.emitter = deps.Emitter
+	if s.emitter == nil {
+		// Changes go to the segment-changes topic; Handle works before Run.
+		cl, err := kafka.NewClient(deps.Kafka)
+		if err != nil {
+			return nil, fmt.Errorf("segmenter: producer: %w", err)
+		}
+		s.producer = cl
+		s.emitter = &kafkaEmitter{cl: cl, topic: deps.Topics.SegmentChanges}
+	}
 	deps.Definitions.Subscribe(KindSegment, s.onDefinition)
 	return s, nil
 }
@@ -51,9 +63,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // its backfill or deletion job.
 func (s *Service) onDefinition(tenant, id string, value json.RawMessage) {
 	if value == nil {
+		// The deletion job also runs for a tombstone read at start-up, so
+		// that a deletion interrupted by a restart is finished.
 		c, ok := s.reg.get(tenant, id)
-		if s.reg.set(tenant, id, nil) && ok {
-			s.jobs.add(tenant, c.def)
+		s.reg.set(tenant, id, nil)
+		def := Segment{ID: id}
+		if ok {
+			def = c.def
+		}
+		if _, queued := s.jobs.get(tenant, id); !queued || ok {
+			s.jobs.add(tenant, def)
 		}
 		return
 	}
@@ -68,9 +87,9 @@ func (s *Service) onDefinition(tenant, id string, value json.RawMessage) {
 	}
 }
 
-// Run consumes profile updates, fires timers, runs backfills and sweeps
-// outboxes until ctx ends; it returns nil on a clean shutdown. It waits for
-// the definitions to be loaded first.
+// Run consumes profile updates (when Deps.Kafka has brokers), fires
+// timers, runs backfills and sweeps outboxes until ctx ends; it returns nil
+// on a clean shutdown. It waits for the definitions to be loaded first.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.deps.Definitions.WaitReady(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -78,13 +97,16 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("segmenter: definitions: %w", err)
 	}
-	for _, sc := range []*redis.Script{commitScript, clearScript, claimScript, leaseScript} {
+	for _, sc := range []*redis.Script{commitScript, clearScript, claimScript, leaseScript, releaseScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("segmenter: load scripts: %w", err)
 		}
 	}
-	var producer *kafka.Consumer
-	if s.emitter == nil || len(s.deps.Kafka.Brokers) > 0 {
+	if s.producer != nil {
+		defer s.producer.Close()
+	}
+	var consumer *kafka.Consumer
+	if len(s.deps.Kafka.Brokers) > 0 {
 		cons, err := kafka.NewConsumer(kafka.ConsumerConfig{
 			Client:         s.deps.Kafka,
 			Group:          s.cfg.Group,
@@ -94,14 +116,11 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("segmenter: consumer: %w", err)
 		}
-		producer = cons
-		if s.emitter == nil {
-			s.emitter = &kafkaEmitter{cl: cons.Client(), topic: s.deps.Topics.SegmentChanges}
-		}
+		consumer = cons
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	if producer != nil {
-		g.Go(func() error { return producer.Run(gctx) })
+	if consumer != nil {
+		g.Go(func() error { return consumer.Run(gctx) })
 	}
 	g.Go(func() error { return s.runTimers(gctx) })
 	g.Go(func() error { return s.runJobs(gctx) })

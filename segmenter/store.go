@@ -30,13 +30,14 @@ func (k keys) pending() string           { return k.prefix + "pending" }
 //
 // KEYS: state, outbox, pending, timers, members of each changed segment.
 // ARGV: expected version, state JSON, profile id, due ms ("" = none),
-// now ms, n outbox entries, n×(field, value), one "+"/"-" per member key.
+// now ms, n outbox entries, raw traits, n×(field, value), one "+"/"-" per
+// member key.
 var commitScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then v = '0' end
 if v ~= ARGV[1] then return -1 end
 local nv = tonumber(v) + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2], 't', ARGV[7])
 local pid = ARGV[3]
 if ARGV[4] == '' then
   redis.call('ZREM', KEYS[4], pid)
@@ -44,7 +45,7 @@ else
   redis.call('ZADD', KEYS[4], ARGV[4], pid)
 end
 local n = tonumber(ARGV[6])
-local i = 7
+local i = 8
 for j = 1, n do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1])
   i = i + 2
@@ -88,6 +89,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
+// releaseScript deletes a job lease if token still holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
 // evalScript runs a script by hash and loads it when the server does not
 // know it (EvalSha with fallback, also inside pipelines).
 func evalScript(ctx context.Context, rc redis.Scripter, s *redis.Script, keys []string, args ...any) *redis.Cmd {
@@ -108,7 +115,7 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	ob := make([]*redis.MapStringStringCmd, len(ps))
 	for i, p := range ps {
 		k := keysFor(s.cfg.Namespace, p.tenant)
-		st[i] = pipe.HMGet(ctx, k.state(p.id), "v", "d")
+		st[i] = pipe.HMGet(ctx, k.state(p.id), "v", "d", "t")
 		ob[i] = pipe.HGetAll(ctx, k.outbox(p.id))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -117,13 +124,16 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	for i, p := range ps {
 		*p = pstate{tenant: p.tenant, id: p.id}
 		vals := st[i].Val()
-		if len(vals) == 2 && vals[0] != nil {
+		if len(vals) == 3 && vals[0] != nil {
 			v, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
 			p.ver = v
 			if d, ok := vals[1].(string); ok && d != "" {
-				if err := json.Unmarshal([]byte(d), &p.st); err != nil {
+				if err := decodeState([]byte(d), &p.st); err != nil {
 					return fmt.Errorf("segmenter: decode state %s/%s: %w", p.tenant, p.id, err)
 				}
+			}
+			if t, ok := vals[2].(string); ok && t != "" {
+				p.st.Traits = json.RawMessage(t)
 			}
 		}
 		for f, v := range ob[i].Val() {
@@ -155,12 +165,9 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 				return nil, fmt.Errorf("segmenter: encode change: %w", err)
 			}
 			p.st.OutSeq++
-			fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b)})
+			fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b), change: &p.out[i]})
 		}
-		blob, err := json.Marshal(&p.st)
-		if err != nil {
-			return nil, fmt.Errorf("segmenter: encode state: %w", err)
-		}
+		blob := encodeState(&p.st)
 		due := ""
 		if d := p.nextDue(); d > 0 {
 			due = strconv.FormatInt(d, 10)
@@ -171,8 +178,8 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 			segs = append(segs, seg)
 		}
 		sort.Strings(segs)
-		args := make([]any, 0, 6+2*len(fields)+len(segs))
-		args = append(args, strconv.FormatInt(p.ver, 10), blob, p.id, due, nowMs, len(fields))
+		args := make([]any, 0, 7+2*len(fields)+len(segs))
+		args = append(args, strconv.FormatInt(p.ver, 10), blob, p.id, due, nowMs, len(fields), []byte(p.st.Traits))
 		for _, f := range fields {
 			args = append(args, f.field, f.value)
 		}
@@ -264,7 +271,7 @@ func (s *Service) ProfileSegments(ctx context.Context, tenant, profileID string)
 		return nil, fmt.Errorf("segmenter: read memberships: %w", err)
 	}
 	var st State
-	if err := json.Unmarshal([]byte(d), &st); err != nil {
+	if err := decodeState([]byte(d), &st); err != nil {
 		return nil, fmt.Errorf("segmenter: decode state: %w", err)
 	}
 	ix := s.reg.index(tenant)

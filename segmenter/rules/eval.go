@@ -11,6 +11,9 @@ type Env struct {
 	Loc *time.Location
 	// Traits are the profile's traits (nil = none).
 	Traits map[string]any
+	// Trait, when set, is used instead of Traits to read one trait (lazy
+	// decoding).
+	Trait func(name string) (any, bool)
 	// Events returns the stamps (see Stamp; ascending) of the profile's
 	// events that match a condition (nil func = none).
 	Events func(c *EventCond) []int64
@@ -52,7 +55,13 @@ func (n *node) eval(env *Env, next *time.Time) bool {
 	case kindNot:
 		return !n.kids[0].eval(env, next)
 	case kindTrait:
-		v, present := env.Traits[n.cond.Field]
+		var v any
+		var present bool
+		if env.Trait != nil {
+			v, present = env.Trait(n.cond.Field)
+		} else {
+			v, present = env.Traits[n.cond.Field]
+		}
 		ok, d := n.cond.eval(v, present && v != nil, env)
 		*next = minAfter(*next, d, env.Now)
 		return ok

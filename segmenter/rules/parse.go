@@ -50,7 +50,7 @@ func Parse(raw json.RawMessage, path string) (*Rule, error) {
 	r.traits = sortedKeys(p.traits)
 	r.events = sortedKeys(p.events)
 	r.segments = sortedKeys(p.segs)
-	for _, k := range sortedKeys2(p.conds) {
+	for _, k := range sortedKeys(p.conds) {
 		r.conds = append(r.conds, p.conds[k])
 	}
 	// A rule that holds for a profile with no traits, events or memberships
@@ -290,11 +290,7 @@ func (p *parser) cond(obj map[string]any, field, path string, trait bool) (*Cond
 			if a > b {
 				return nil, errAt(vpath, "the lower bound is greater than the upper bound")
 			}
-			c.list, c.isNum = arr, true
-			c.num = a
-			c.size = 0
-			c.lo.t = time.Unix(0, 0)
-			c.list = []any{a, b}
+			c.list, c.isNum = []any{a, b}, true
 			break
 		}
 		for i := range 2 {
@@ -526,5 +522,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-func sortedKeys2(m map[string]*EventCond) []string { return sortedKeys(m) }
