@@ -78,14 +78,16 @@ func (s *Service) segments(r *http.Request, pid string) ([]string, error) {
 	return segs, err
 }
 
-// loadProfile reads the profile with its segments. A segment lookup failure
-// returns the profile without them and sets X-User360-Partial.
-func (s *Service) loadProfile(w http.ResponseWriter, r *http.Request, pid string) (schemas.Profile, bool) {
-	p, err := s.store.GetProfile(r.Context(), tenantID(r), pid)
+// loadProfile reads the profile a ref names, with its segments. A segment
+// lookup failure returns the profile without them and sets
+// X-User360-Partial.
+func (s *Service) loadProfile(w http.ResponseWriter, r *http.Request, ref, field string) (schemas.Profile, bool) {
+	p, err := s.readProfile(r, ref)
 	if err != nil {
-		s.writeStoreError(w, err, "")
+		s.writeStoreError(w, err, field)
 		return p, false
 	}
+	pid := p.ID
 	segs, err := s.segments(r, pid)
 	if err != nil {
 		s.deps.Log.Warn().Err(err).Str("tenant", tenantID(r)).Msg("segments unavailable")
@@ -96,13 +98,31 @@ func (s *Service) loadProfile(w http.ResponseWriter, r *http.Request, pid string
 }
 
 func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
-	pid, ok := s.resolveRef(w, r)
-	if !ok {
-		return
-	}
-	if p, ok := s.loadProfile(w, r, pid); ok {
+	if p, ok := s.loadProfile(w, r, r.PathValue("ref"), "ref"); ok {
 		httpx.WriteJSON(w, http.StatusOK, p)
 	}
+}
+
+// readProfile resolves and reads a profile. A profile merged away between
+// the two reads is followed to its survivor (one retry).
+func (s *Service) readProfile(r *http.Request, ref string) (schemas.Profile, error) {
+	tenant := tenantID(r)
+	var err error
+	for range 2 {
+		var pid string
+		if pid, err = s.store.Resolve(r.Context(), tenant, ref); err != nil {
+			return schemas.Profile{}, err
+		}
+		var p schemas.Profile
+		if p, err = s.store.GetProfile(r.Context(), tenant, pid); err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return p, err
+		}
+		ref = pid // resolve the id through its alias
+	}
+	return schemas.Profile{}, err
 }
 
 // ProfileList is the body of GET /v1/profiles.
@@ -185,16 +205,12 @@ func (s *Service) profileEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) profileIdentities(w http.ResponseWriter, r *http.Request) {
-	pid, ok := s.resolveRef(w, r)
-	if !ok {
-		return
-	}
-	p, err := s.store.GetProfile(r.Context(), tenantID(r), pid)
+	p, err := s.readProfile(r, r.PathValue("ref"))
 	if err != nil {
-		s.writeStoreError(w, err, "")
+		s.writeStoreError(w, err, "ref")
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"profileId": pid, "identities": p.Identities})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"profileId": p.ID, "identities": p.Identities})
 }
 
 func (s *Service) profileMerges(w http.ResponseWriter, r *http.Request) {

@@ -186,12 +186,7 @@ type User struct {
 
 // getUser: GET /v1/users/{userId}.
 func (s *Service) getUser(w http.ResponseWriter, r *http.Request) {
-	pid, err := s.store.Resolve(r.Context(), tenantID(r), TypeUserID+":"+r.PathValue("userId"))
-	if err != nil {
-		s.writeStoreError(w, err, "userId")
-		return
-	}
-	p, ok := s.loadProfile(w, r, pid)
+	p, ok := s.loadProfile(w, r, TypeUserID+":"+r.PathValue("userId"), "userId")
 	if !ok {
 		return
 	}

@@ -3,10 +3,14 @@
 -- (last write wins), timeline, counters, output.
 --
 -- KEYS[1] = <ns>:{<tenant>}:profiles (declares the tenant's hash slot; every
---           other key this script touches starts with the same prefix and
---           so lives in the same slot)
+--           other key this script touches starts with the same prefix, so
+--           it lives in the same slot)
 -- ARGV[1] = key prefix "<ns>:{<tenant>}:"
 -- ARGV[2] = message JSON (see scriptMsg in store_apply.go)
+--
+-- Profile hash p:<pid> fields: "t:<trait>" JSON value, "m:<trait>"
+-- "<ms>|<messageId>" of the write that won, "i:<type>:<value>" identities,
+-- "_c" created, "_s" last seen, "_u" updated (ms).
 --
 -- Returns {dup, output}: dup = 1 when the message was applied before (the
 -- output is then the stored one, or "1" once it was published).
@@ -14,9 +18,6 @@ local P = ARGV[1]
 local ZK = KEYS[1]
 local m = cjson.decode(ARGV[2])
 local dk = P .. "dd:" .. m.mid
-local done = redis.call("GET", dk)
-if done then return {1, done} end
-
 local ts = tonumber(m.ts)
 local out = {}
 local chg, chgOrder = {}, {}
@@ -30,7 +31,7 @@ end
 local function idkey(s) return P .. "id:" .. s end
 local function typeof(s) return string.match(s, "^([^:]*)") end
 
--- meta is "<ms>|<messageId>"; is a newer than b (b may be false)?
+-- meta is "<ms>|<messageId>"; is a newer than b (b may be false/nil)?
 local function newer(a, b)
   if not b then return true end
   if not a then return false end
@@ -50,6 +51,14 @@ local function change(k, old, new)
   end
 end
 
+-- hgetall reads a hash into a table
+local function hgetall(key)
+  local flat = redis.call("HGETALL", key)
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
 local function live(pid)
   for _ = 1, 32 do
     if redis.call("EXISTS", P .. "p:" .. pid) == 1 then return pid end
@@ -62,6 +71,8 @@ end
 
 ---------------------------------------------------------------- delete
 if m.k == "delete" then
+  local done = redis.call("GET", dk)
+  if done then return {1, done} end
   local targets, seen = {}, {}
   for _, s in ipairs(m.ids) do
     local p = redis.call("GET", idkey(s))
@@ -77,10 +88,15 @@ if m.k == "delete" then
   end
   local del = {}
   for _, p in ipairs(targets) do
-    local ids = redis.call("SMEMBERS", P .. "pi:" .. p)
-    for _, s in ipairs(ids) do
-      redis.call("DEL", idkey(s))
-      if not tombs[s] then tombs[s] = true; torder[#torder + 1] = s end
+    local h = hgetall(P .. "p:" .. p)
+    local ids = {}
+    for f in pairs(h) do
+      if string.sub(f, 1, 2) == "i:" then
+        local s = string.sub(f, 3)
+        ids[#ids + 1] = s
+        redis.call("DEL", idkey(s))
+        if not tombs[s] then tombs[s] = true; torder[#torder + 1] = s end
+      end
     end
     for _, e in ipairs(redis.call("LRANGE", P .. "mg:" .. p, 0, -1)) do
       local d = cjson.decode(e)
@@ -89,11 +105,10 @@ if m.k == "delete" then
         redis.call("SET", P .. "tbp:" .. a, m.ts, "EX", m.tbttl)
       end
     end
-    local uid = redis.call("HGET", P .. "p:" .. p, "t:userId") or ""
-    redis.call("DEL", P .. "p:" .. p, P .. "pi:" .. p, P .. "tl:" .. p, P .. "ec:" .. p, P .. "mg:" .. p)
+    redis.call("DEL", P .. "p:" .. p, P .. "tl:" .. p, P .. "ec:" .. p, P .. "mg:" .. p)
     redis.call("ZREM", ZK, p)
     redis.call("SET", P .. "tbp:" .. p, m.ts, "EX", m.tbttl)
-    del[#del + 1] = {p, uid, ids}
+    del[#del + 1] = {p, h["t:userId"] or "", ids}
   end
   for _, s in ipairs(torder) do
     local k = P .. "tb:" .. s
@@ -106,9 +121,15 @@ if m.k == "delete" then
   return finish()
 end
 
----------------------------------------------------------------- tombstones
-if redis.call("EXISTS", P .. "tbn") == 1 then
-  for _, s in ipairs(m.ids) do
+---------------------------------------------------------------- lookups
+-- one MGET reads the dedup key, the tombstone flag and every identifier
+local ids = m.ids
+local keys = {dk, P .. "tbn"}
+for i, s in ipairs(ids) do keys[i + 2] = idkey(s) end
+local got = redis.call("MGET", unpack(keys))
+if got[1] then return {1, got[1]} end
+if got[2] then
+  for _, s in ipairs(ids) do
     local t = redis.call("GET", P .. "tb:" .. s)
     if t and tonumber(t) >= ts then
       out.s = "tomb"
@@ -117,23 +138,36 @@ if redis.call("EXISTS", P .. "tbn") == 1 then
     end
   end
 end
-
-if #m.ids == 0 then
+if #ids == 0 then
   out.s = "noid"
   return finish()
+end
+local owner = {}
+for i, s in ipairs(ids) do
+  if got[i + 2] then owner[s] = got[i + 2] end
 end
 
 ---------------------------------------------------------------- resolution
 local function limit(t) return m.lim[t] or m.dl end
-local ids = m.ids
-local owner, pids
+local idsOf = {} -- pid -> identities (from the hash), read on demand
+local function identsOf(p)
+  local l = idsOf[p]
+  if not l then
+    l = {}
+    for _, f in ipairs(redis.call("HKEYS", P .. "p:" .. p)) do
+      if string.sub(f, 1, 2) == "i:" then l[#l + 1] = string.sub(f, 3) end
+    end
+    idsOf[p] = l
+  end
+  return l
+end
+local pids
 while true do
-  owner, pids = {}, {}
+  pids = {}
   local seen, unknown = {}, 0
   for _, s in ipairs(ids) do
-    local p = redis.call("GET", idkey(s))
+    local p = owner[s]
     if p then
-      owner[s] = p
       if not seen[p] then seen[p] = true; pids[#pids + 1] = p end
     else
       unknown = unknown + 1
@@ -142,7 +176,7 @@ while true do
   if #ids <= 1 or #pids == 0 or (#pids == 1 and unknown == 0) then break end
   local counts, have = {}, {}
   for _, p in ipairs(pids) do
-    for _, s in ipairs(redis.call("SMEMBERS", P .. "pi:" .. p)) do
+    for _, s in ipairs(identsOf(p)) do
       if not have[s] then have[s] = true; local t = typeof(s); counts[t] = (counts[t] or 0) + 1 end
     end
   end
@@ -161,52 +195,53 @@ end
 ---------------------------------------------------------------- merge
 local function mergeInto(a, s)
   local ak, sk = P .. "p:" .. a, P .. "p:" .. s
-  for _, x in ipairs(redis.call("SMEMBERS", P .. "pi:" .. a)) do
-    redis.call("SET", idkey(x), s)
-    redis.call("SADD", P .. "pi:" .. s, x)
-  end
-  local ha = redis.call("HGETALL", ak)
-  local av = {}
-  for i = 1, #ha, 2 do av[ha[i]] = ha[i + 1] end
-  for f, meta in pairs(av) do
-    if string.sub(f, 1, 2) == "m:" then
+  local av = hgetall(ak)
+  local sv = hgetall(sk)
+  local sets, dels = {}, {}
+  for f, v in pairs(av) do
+    local pre = string.sub(f, 1, 2)
+    if pre == "i:" then
+      redis.call("SET", idkey(string.sub(f, 3)), s)
+      sets[#sets + 1] = f
+      sets[#sets + 1] = "1"
+    elseif pre == "m:" then
       local k = string.sub(f, 3)
       local tf = "t:" .. k
-      local cur = redis.call("HMGET", sk, f, tf)
-      local val = av[tf]
-      if k == "tags" and val and cur[2] then
+      local val, cm, cv = av[tf], sv[f], sv[tf]
+      if k == "tags" and val and cv then
         local union, seen = {}, {}
-        for _, x in ipairs(cjson.decode(cur[2])) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
+        for _, x in ipairs(cjson.decode(cv)) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
         for _, x in ipairs(cjson.decode(val)) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
         local enc = cjson.encode(union)
-        if #union > 0 and enc ~= cur[2] then
-          redis.call("HSET", sk, tf, enc)
-          change(k, cur[2], enc)
+        if #union > 0 and enc ~= cv then
+          sets[#sets + 1] = tf
+          sets[#sets + 1] = enc
+          change(k, cv, enc)
         end
-        if newer(meta, cur[1]) then redis.call("HSET", sk, f, meta) end
-      elseif newer(meta, cur[1]) then
-        redis.call("HSET", sk, f, meta)
+        if newer(v, cm) then sets[#sets + 1] = f; sets[#sets + 1] = v end
+      elseif newer(v, cm) then
+        sets[#sets + 1] = f
+        sets[#sets + 1] = v
         if val then
-          if cur[2] ~= val then redis.call("HSET", sk, tf, val); change(k, cur[2], val) end
-        elseif cur[2] then
-          redis.call("HDEL", sk, tf)
-          change(k, cur[2], nil)
+          if cv ~= val then sets[#sets + 1] = tf; sets[#sets + 1] = val; change(k, cv, val) end
+        elseif cv then
+          dels[#dels + 1] = tf
+          change(k, cv, nil)
         end
       end
     end
   end
-  local sm = redis.call("HMGET", sk, "_c", "_s", "_u")
   local function pick(x, y, useMin)
     if not x then return y end
     if not y then return x end
-    if useMin then
-      if tonumber(x) < tonumber(y) then return x end
-      return y
-    end
-    if tonumber(x) > tonumber(y) then return x end
+    if (tonumber(x) < tonumber(y)) == useMin then return x end
     return y
   end
-  redis.call("HSET", sk, "_c", pick(sm[1], av["_c"], true), "_s", pick(sm[2], av["_s"], false), "_u", pick(sm[3], av["_u"], false))
+  sets[#sets + 1] = "_c"; sets[#sets + 1] = pick(sv["_c"], av["_c"], true)
+  sets[#sets + 1] = "_s"; sets[#sets + 1] = pick(sv["_s"], av["_s"], false)
+  sets[#sets + 1] = "_u"; sets[#sets + 1] = pick(sv["_u"], av["_u"], false)
+  redis.call("HSET", sk, unpack(sets))
+  if #dels > 0 then redis.call("HDEL", sk, unpack(dels)) end
   local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
   local la = redis.call("LRANGE", tla, 0, -1)
   if #la > 0 then
@@ -226,7 +261,7 @@ local function mergeInto(a, s)
     redis.call("RPUSH", P .. "mg:" .. s, x)
   end
   redis.call("SET", P .. "al:" .. a, s)
-  redis.call("DEL", ak, P .. "pi:" .. a, tla, P .. "ec:" .. a, P .. "mg:" .. a)
+  redis.call("DEL", ak, tla, P .. "ec:" .. a, P .. "mg:" .. a)
   redis.call("ZREM", ZK, a)
 end
 
@@ -234,12 +269,10 @@ local pid, created, absorbed = nil, 0, {}
 if #pids == 0 then
   pid = m.np
   local n = 0
-  while redis.call("EXISTS", P .. "p:" .. pid) == 1 or redis.call("EXISTS", P .. "al:" .. pid) == 1
-        or redis.call("EXISTS", P .. "tbp:" .. pid) == 1 do
+  while redis.call("EXISTS", P .. "p:" .. pid, P .. "al:" .. pid, P .. "tbp:" .. pid) > 0 do
     n = n + 1
     pid = m.np .. "x" .. n
   end
-  redis.call("HSET", P .. "p:" .. pid, "_c", m.ts, "_s", m.ts, "_u", m.ts)
   redis.call("ZADD", ZK, 0, pid)
   created = 1
 elseif #pids == 1 then
@@ -260,84 +293,77 @@ else
     cjson.encode({survivor = pid, absorbed = absorbed, at = m.ts, messageId = m.mid}))
 end
 local pk = P .. "p:" .. pid
+local cur = {}
+if created == 0 then cur = hgetall(pk) end
+local sets, dels = {}, {}
+local function put(f, v)
+  sets[#sets + 1] = f
+  sets[#sets + 1] = v
+  cur[f] = v
+end
 
 ---------------------------------------------------------------- identities
 local newIds = 0
 for _, s in ipairs(ids) do
   if not owner[s] then
     redis.call("SET", idkey(s), pid)
-    redis.call("SADD", P .. "pi:" .. pid, s)
+    put("i:" .. s, "1")
     newIds = newIds + 1
   end
 end
 
 ---------------------------------------------------------------- traits
 local meta = m.ts .. "|" .. m.mid
-local nt = #m.tr
-if nt > 0 then
-  local fields = {}
-  for i, kv in ipairs(m.tr) do
-    fields[2 * i - 1] = "m:" .. kv[1]
-    fields[2 * i] = "t:" .. kv[1]
-  end
-  local cur = redis.call("HMGET", pk, unpack(fields))
-  local sets, dels = {}, {}
-  for i, kv in ipairs(m.tr) do
-    local k, v = kv[1], kv[2]
-    local cm, old = cur[2 * i - 1], cur[2 * i]
-    if newer(meta, cm) then
-      sets[#sets + 1] = "m:" .. k
-      sets[#sets + 1] = meta
-      if v == "null" then
-        if old then dels[#dels + 1] = "t:" .. k; change(k, old, nil) end
-      elseif old ~= v then
-        sets[#sets + 1] = "t:" .. k
-        sets[#sets + 1] = v
-        change(k, old, v)
-      end
+for _, kv in ipairs(m.tr) do
+  local k, v = kv[1], kv[2]
+  local tf = "t:" .. k
+  local old = cur[tf]
+  if newer(meta, cur["m:" .. k]) then
+    put("m:" .. k, meta)
+    if v == "null" then
+      if old then dels[#dels + 1] = tf; cur[tf] = nil; change(k, old, nil) end
+    elseif old ~= v then
+      put(tf, v)
+      change(k, old, v)
     end
   end
-  if #sets > 0 then redis.call("HSET", pk, unpack(sets)) end
-  if #dels > 0 then redis.call("HDEL", pk, unpack(dels)) end
 end
 if m.rp == 1 then
   -- replace: traits the message does not carry are removed (if older)
   local given = {}
   for _, kv in ipairs(m.tr) do given[kv[1]] = true end
-  local all = redis.call("HGETALL", pk)
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if string.sub(f, 1, 2) == "m:" then
-      local k = string.sub(f, 3)
-      if not given[k] and k ~= "userId" and newer(meta, all[i + 1]) then
-        local old = redis.call("HGET", pk, "t:" .. k)
-        redis.call("HSET", pk, f, meta)
-        if old then redis.call("HDEL", pk, "t:" .. k); change(k, old, nil) end
-      end
+  local metas = {}
+  for f, fm in pairs(cur) do
+    if string.sub(f, 1, 2) == "m:" then metas[#metas + 1] = {string.sub(f, 3), fm} end
+  end
+  for _, km in ipairs(metas) do
+    local k = km[1]
+    if not given[k] and k ~= "userId" and newer(meta, km[2]) then
+      put("m:" .. k, meta)
+      local old = cur["t:" .. k]
+      if old then dels[#dels + 1] = "t:" .. k; cur["t:" .. k] = nil; change(k, old, nil) end
     end
   end
 end
 
 ---------------------------------------------------------------- times
-local tm = redis.call("HMGET", pk, "_c", "_s", "_u")
-local upd = {}
-if (not tm[1]) or ts < tonumber(tm[1]) then upd[#upd + 1] = "_c"; upd[#upd + 1] = m.ts end
-if (not tm[2]) or ts > tonumber(tm[2]) then upd[#upd + 1] = "_s"; upd[#upd + 1] = m.ts end
-if (#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ((not tm[3]) or ts > tonumber(tm[3])) then
-  upd[#upd + 1] = "_u"; upd[#upd + 1] = m.ts
+if (not cur["_c"]) or ts < tonumber(cur["_c"]) then put("_c", m.ts) end
+if (not cur["_s"]) or ts > tonumber(cur["_s"]) then put("_s", m.ts) end
+if (not cur["_u"]) or ((#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ts > tonumber(cur["_u"])) then
+  put("_u", m.ts)
 end
-if #upd > 0 then redis.call("HSET", pk, unpack(upd)) end
+if #sets > 0 then redis.call("HSET", pk, unpack(sets)) end
+if #dels > 0 then redis.call("HDEL", pk, unpack(dels)) end
 
 ---------------------------------------------------------------- events
 if m.ev ~= "" then
   local tk = P .. "tl:" .. pid
-  redis.call("LPUSH", tk, m.tsp .. m.ev)
-  redis.call("LTRIM", tk, 0, m.cap - 1)
+  if redis.call("LPUSH", tk, m.tsp .. m.ev) > m.cap then redis.call("LTRIM", tk, 0, m.cap - 1) end
 end
 if m.en ~= "" and m.day >= m.cut then
   local ek = P .. "ec:" .. pid
-  redis.call("HINCRBY", ek, m.en .. "|" .. m.day, 1)
-  if redis.call("HGET", ek, "_td") ~= m.cut then
+  -- a new day field (count 1) is when old days may need trimming
+  if redis.call("HINCRBY", ek, m.en .. "|" .. m.day, 1) == 1 and redis.call("HGET", ek, "_td") ~= m.cut then
     redis.call("HSET", ek, "_td", m.cut)
     for _, f in ipairs(redis.call("HKEYS", ek)) do
       if f ~= "_td" and string.sub(f, -10) < m.cut then redis.call("HDEL", ek, f) end
@@ -353,18 +379,16 @@ out.ab = absorbed
 local ch = {}
 for _, k in ipairs(chgOrder) do ch[#ch + 1] = {k, chg[k][1], chg[k][2]} end
 out.ch = ch
-local all = redis.call("HGETALL", pk)
-local tr, tmeta = {}, {}
-for i = 1, #all, 2 do
-  local f = all[i]
+local tr, idl = {}, {}
+for f, v in pairs(cur) do
   local pre = string.sub(f, 1, 2)
-  if pre == "t:" then
-    tr[#tr + 1] = {string.sub(f, 3), all[i + 1]}
-  elseif f == "_c" then out.c = all[i + 1]
-  elseif f == "_s" then out.ls = all[i + 1]
-  elseif f == "_u" then out.u = all[i + 1]
+  if pre == "t:" then tr[#tr + 1] = {string.sub(f, 3), v}
+  elseif pre == "i:" then idl[#idl + 1] = string.sub(f, 3)
   end
 end
 out.tr = tr
-out.id = redis.call("SMEMBERS", P .. "pi:" .. pid)
+out.id = idl
+out.c = cur["_c"]
+out.ls = cur["_s"]
+out.u = cur["_u"]
 return finish()

@@ -232,7 +232,9 @@ func eventTime(e *schemas.Event, now time.Time) time.Time {
 	return now.UTC()
 }
 
-// summary is the timeline entry and counter name of a message.
+// summary is the timeline entry and counter name of a message: the
+// counter name equals the entry's Name (track event, page or screen name),
+// so daily counts and the timeline agree for the segmenter.
 func summary(e *schemas.Event, ts time.Time) (schemas.EventSummary, string) {
 	s := schemas.EventSummary{Type: e.Type, MessageID: e.MessageID, Timestamp: ts}
 	counter := ""
@@ -241,14 +243,11 @@ func summary(e *schemas.Event, ts time.Time) (schemas.EventSummary, string) {
 		s.Name = e.Event
 		s.Properties = e.Properties
 		counter = e.Event
-	case schemas.TypePage:
+	case schemas.TypePage, schemas.TypeScreen:
+		// counted under the page/screen name, the name the segmenter sees
 		s.Name = e.Name
 		s.Properties = e.Properties
-		counter = "Page Viewed"
-	case schemas.TypeScreen:
-		s.Name = e.Name
-		s.Properties = e.Properties
-		counter = "Screen Viewed"
+		counter = e.Name
 	case schemas.TypeGroup:
 		s.Name = e.GroupID
 	}

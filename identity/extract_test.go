@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -78,4 +79,32 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("ParseRef(%q) = %+v, %v", c.in, got, err)
 		}
 	}
+}
+
+// FuzzPrepare: no message makes the Go side of the processor panic.
+func FuzzPrepare(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"identify","messageId":"m","userId":"1","traits":{"email":"A@B.C","phone":"+1 415 555 2671","tags":"a,b","dob":"x"}}`,
+		`{"type":"track","messageId":"m","anonymousId":"a","context":{"externalIds":[{"id":5,"type":"x"},{"id":null},7],"traits":{"phone":12}}}`,
+		`{"type":"alias","messageId":"m","userId":"u","previousId":"p"}`,
+		`{"type":"delete","messageId":"m","context":{"user360ProfileId":"p1"}}`,
+		`{"type":"page","messageId":"m","anonymousId":"0","properties":{"a":[1,{"b":null}]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	r := compileRules(&config.Tenant{Identity: config.IdentityRules{TraitIdentifiers: map[string]string{"wa": "whatsapp"}}})
+	s := NewStore(nil, "u360")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pe plainEvent
+		if json.Unmarshal(b, &pe) != nil {
+			return
+		}
+		e := schemas.Event(pe)
+		m, _, err := s.prepare("t", r, &e, fixedNow)
+		if err == nil {
+			if _, err := json.Marshal(&m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -103,9 +103,15 @@ type rig struct {
 
 func newRig(t testing.TB, rdb redis.UniversalClient) *rig {
 	t.Helper()
+	return newRigNS(t, rdb, namespace(t, rdb))
+}
+
+// newRigNS is newRig in a given namespace (with a fresh tenant).
+func newRigNS(t testing.TB, rdb redis.UniversalClient, ns string) *rig {
+	t.Helper()
 	tenant := testenv.Tenant(t)
 	ts := testTenants(t, tenant)
-	store := NewStore(rdb, testenv.Namespace(t), WithClock(func() time.Time { return fixedNow }), WithTenants(ts))
+	store := NewStore(rdb, ns, WithClock(func() time.Time { return fixedNow }), WithTenants(ts))
 	out := &capture{}
 	proc := NewProcessor(store, ts, schemas.NewTopics(""), out.produce, zerolog.Nop(), nil)
 	return &rig{tenant: tenant, rdb: rdb, store: store, proc: proc, out: out, ts: ts}
@@ -164,3 +170,28 @@ func hasIdentity(p schemas.Profile, typ, val string) bool {
 }
 
 func at(min int) time.Time { return fixedNow.Add(time.Duration(min) * time.Minute) }
+
+// namespace returns a fresh key namespace whose keys are removed when the
+// test ends (the real Redis is shared; never FLUSHDB).
+func namespace(t testing.TB, rdb redis.UniversalClient) string {
+	ns := testenv.Namespace(t)
+	t.Cleanup(func() { cleanNamespace(rdb, ns) })
+	return ns
+}
+
+// cleanNamespace unlinks every key of a namespace.
+func cleanNamespace(rdb redis.UniversalClient, ns string) {
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, ns+":*", 20000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			rdb.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		rdb.Unlink(ctx, batch...)
+	}
+}

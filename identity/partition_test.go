@@ -36,7 +36,7 @@ func (u unionFind) find(x string) string {
 func (u unionFind) union(a, b string) { u[u.find(a)] = u.find(b) }
 
 // linkRig is a store and n processors on a tenant without limits in play.
-func linkRig(t testing.TB, rdb redis.UniversalClient, n int) (string, *Store, []*Processor) {
+func linkRig(t testing.TB, rdb redis.UniversalClient, ns string, n int) (string, *Store, []*Processor) {
 	t.Helper()
 	tenant := testenv.Tenant(t)
 	ts, err := config.NewTenants([]config.Tenant{{ID: tenant, Identity: config.IdentityRules{
@@ -45,7 +45,7 @@ func linkRig(t testing.TB, rdb redis.UniversalClient, n int) (string, *Store, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := NewStore(rdb, testenv.Namespace(t), WithClock(func() time.Time { return fixedNow }), WithTenants(ts))
+	store := NewStore(rdb, ns, WithClock(func() time.Time { return fixedNow }), WithTenants(ts))
 	procs := make([]*Processor, n)
 	for i := range procs {
 		procs[i] = NewProcessor(store, ts, schemas.NewTopics(""), (&capture{}).produce, zerolog.Nop(), nil)
@@ -143,7 +143,8 @@ func canonical(owner map[string]string) string {
 // equal the connected components, no identifier maps to two profiles and no
 // trait is lost.
 func TestConcurrentProcessorsMatchConnectedComponents(t *testing.T) {
-	tenant, store, procs := linkRig(t, testenv.Redis(t), 3)
+	rdb := testenv.Redis(t)
+	tenant, store, procs := linkRig(t, rdb, namespace(t, rdb), 3)
 	rng := rand.New(rand.NewPCG(7, 11))
 	const people, idsPer, linksPer = 300, 10, 12
 	var ids []string
@@ -228,8 +229,8 @@ func TestConcurrentProcessorsMatchConnectedComponents(t *testing.T) {
 
 // linkOrderPartition applies the same link messages in the order perm
 // gives and returns the partition.
-func linkOrderPartition(t testing.TB, rdb redis.UniversalClient, msgs []schemas.Event, ids []string, perm []int, batch int) string {
-	tenant, store, procs := linkRig(t, rdb, 1)
+func linkOrderPartition(t testing.TB, rdb redis.UniversalClient, ns string, msgs []schemas.Event, ids []string, perm []int, batch int) string {
+	tenant, store, procs := linkRig(t, rdb, ns, 1)
 	g := &rig{tenant: tenant, store: store, proc: procs[0]}
 	var evs []schemas.Event
 	for _, i := range perm {
@@ -271,16 +272,17 @@ func linkSet(seed uint64) ([]schemas.Event, []string) {
 // yields the same partition of identifiers into profiles.
 func TestLinkOrderDoesNotChangePartition(t *testing.T) {
 	rdb := testenv.Redis(t)
+	ns := namespace(t, rdb) // one namespace, a tenant per run
 	msgs, ids := linkSet(1)
 	ident := make([]int, len(msgs))
 	for i := range ident {
 		ident[i] = i
 	}
-	want := linkOrderPartition(t, rdb, msgs, ids, ident, 1)
+	want := linkOrderPartition(t, rdb, ns, msgs, ids, ident, 1)
 	rng := rand.New(rand.NewPCG(99, 1))
 	for range 15 {
 		perm := rng.Perm(len(msgs))
-		if got := linkOrderPartition(t, rdb, msgs, ids, perm, 1+rng.IntN(10)); got != want {
+		if got := linkOrderPartition(t, rdb, ns, msgs, ids, perm, 1+rng.IntN(10)); got != want {
 			t.Fatalf("order %v gave\n%s\nwant\n%s", perm, got, want)
 		}
 	}
@@ -293,14 +295,15 @@ func FuzzLinkOrder(f *testing.F) {
 	f.Add(uint64(42), uint64(0))
 	f.Fuzz(func(t *testing.T, setSeed, orderSeed uint64) {
 		rdb := testenv.Redis(t)
+		ns := namespace(t, rdb)
 		msgs, ids := linkSet(setSeed)
 		ident := make([]int, len(msgs))
 		for i := range ident {
 			ident[i] = i
 		}
-		want := linkOrderPartition(t, rdb, msgs, ids, ident, len(msgs))
+		want := linkOrderPartition(t, rdb, ns, msgs, ids, ident, len(msgs))
 		perm := rand.New(rand.NewPCG(orderSeed, 5)).Perm(len(msgs))
-		if got := linkOrderPartition(t, rdb, msgs, ids, perm, 3); got != want {
+		if got := linkOrderPartition(t, rdb, ns, msgs, ids, perm, 3); got != want {
 			t.Fatalf("order %v gave\n%s\nwant\n%s", perm, got, want)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -35,13 +36,15 @@ type Processor struct {
 	afterApply func() error
 }
 
-// NewProcessor builds a processor on a store. produce publishes output.
-func NewProcessor(store *Store, tenants *config.Tenants, topics schemas.Topics, produce ProduceFunc, log zerolog.Logger, m *metrics) *Processor {
+// NewProcessor builds a processor on a store. produce publishes output;
+// metrics are registered on reg when it is not nil.
+func NewProcessor(store *Store, tenants *config.Tenants, topics schemas.Topics, produce ProduceFunc, log zerolog.Logger, reg *prometheus.Registry) *Processor {
+	return newProcessor(store, tenants, topics, produce, log, newMetrics(reg))
+}
+
+func newProcessor(store *Store, tenants *config.Tenants, topics schemas.Topics, produce ProduceFunc, log zerolog.Logger, m *metrics) *Processor {
 	if store.rules.tenants == nil {
 		store.rules.tenants = tenants
-	}
-	if m == nil {
-		m = newMetrics(nil)
 	}
 	return &Processor{store: store, tenants: tenants, topics: topics, produce: produce, log: log, m: m, clock: store.clock}
 }
@@ -51,9 +54,21 @@ type pending struct {
 	tenant string
 	rules  *rules
 	event  schemas.Event
+	raw    []byte
 	ts     time.Time
-	in     int // index into the apply inputs, -1 = not applied
 }
+
+// chunk is a slice of a batch moving through the stages.
+type chunk struct {
+	items   []pending
+	inputs  []applyInput // inputs[i] belongs to items[i]
+	dead    []schemas.DeadLetter
+	results []applyResult
+}
+
+// chunkSize is how many messages go into one pipeline: small enough that
+// preparing the next chunk (Go) overlaps with applying this one (Redis).
+const chunkSize = 256
 
 // recordTenant reads the tenant header, else the key prefix.
 func recordTenant(r *kgo.Record) string {
@@ -82,69 +97,136 @@ func (p *Processor) Handle(ctx context.Context, records []*kgo.Record) error {
 	return err
 }
 
+// handle runs three stages concurrently on chunks of the batch: prepare
+// (decode, identifiers, traits), apply (one pipeline per chunk, chunks in
+// order on one goroutine, so messages keep their order), build (records).
+// Then it publishes everything and marks the outputs published.
 func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 	now := p.clock()
-	var dead []schemas.DeadLetter
-	reject := func(tenant string, r *kgo.Record, mid, field, reason string) {
-		label := tenant
-		if _, ok := p.store.rules.get(tenant); !ok {
-			label = "unknown"
+	jobs := make(chan *chunk, 2)
+	applied := make(chan *chunk, 2)
+	var applyErr error
+	go func() {
+		defer close(applied)
+		for c := range jobs {
+			if applyErr != nil {
+				continue // drain
+			}
+			c.results, applyErr = p.store.applyBatch(ctx, c.inputs)
+			if applyErr == nil {
+				applied <- c
+			}
 		}
-		p.m.messages.WithLabelValues(label, "unknown", "dead_letter").Inc()
-		dead = append(dead, schemas.DeadLetter{
-			Tenant: tenant, Stage: "identity", Reason: reason, Field: field, MessageID: mid,
-			Original: json.RawMessage(validJSONOrString(r.Value)), ReceivedAt: now.UTC(),
-		})
+	}()
+	var b builder
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		for c := range applied {
+			p.build(&b, c, now)
+		}
+	}()
+	for i := 0; i < len(records); i += chunkSize {
+		jobs <- p.prepareChunk(records[i:min(i+chunkSize, len(records))], now)
 	}
-	items := make([]pending, 0, len(records))
-	inputs := make([]applyInput, 0, len(records))
-	for _, rec := range records {
-		tenant := recordTenant(rec)
-		r, ok := p.store.rules.get(tenant)
-		if !ok {
-			reject(tenant, rec, "", "", fmt.Sprintf("unknown tenant %q", tenant))
-			continue
-		}
-		var e schemas.Event
-		if err := json.Unmarshal(rec.Value, &e); err != nil {
-			reject(tenant, rec, "", "", "value is not a valid event: "+err.Error())
-			continue
-		}
-		msg, probs, err := p.store.prepare(tenant, r, &e, now)
-		for _, pr := range probs {
-			dead = append(dead, schemas.DeadLetter{
-				Tenant: tenant, Stage: "identity", Reason: "dropped: " + pr.Reason, Field: pr.Field,
-				MessageID: e.MessageID, Original: json.RawMessage(validJSONOrString(rec.Value)), ReceivedAt: now.UTC(),
-			})
-		}
-		if err != nil {
-			reject(tenant, rec, e.MessageID, "", err.Error())
-			continue
-		}
-		items = append(items, pending{tenant: tenant, rules: r, event: e, ts: eventTime(&e, now), in: len(inputs)})
-		inputs = append(inputs, applyInput{Tenant: tenant, Msg: msg})
+	close(jobs)
+	<-built
+	if applyErr != nil {
+		return applyErr
 	}
-	results, err := p.store.applyBatch(ctx, inputs)
-	if err != nil {
-		return err
+	if b.err != nil {
+		return b.err
 	}
 	if p.afterApply != nil {
 		if err := p.afterApply(); err != nil {
 			return err
 		}
 	}
-	recs := make([]*kgo.Record, 0, len(items)*2+len(dead))
-	toMark := make([]applyInput, 0, len(items))
-	for i := range items {
-		it := &items[i]
-		res := &results[it.in]
+	recs := b.recs
+	for i := range b.dead {
+		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &b.dead[i]))
+	}
+	if len(recs) > 0 && p.produce != nil {
+		if err := p.produce(ctx, recs...); err != nil {
+			return fmt.Errorf("identity: publish profile updates: %w", err)
+		}
+	}
+	if err := p.store.markPublished(ctx, b.toMark); err != nil {
+		// Not fatal: a redelivery would republish identical records.
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		p.log.Warn().Err(err).Msg("could not mark outputs as published")
+	}
+	return nil
+}
+
+// prepareChunk decodes records into script messages; bad ones become dead
+// letters.
+func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
+	c := &chunk{items: make([]pending, 0, len(records)), inputs: make([]applyInput, 0, len(records))}
+	dead := func(tenant, mid, field, reason string, raw []byte) {
+		c.dead = append(c.dead, schemas.DeadLetter{
+			Tenant: tenant, Stage: "identity", Reason: reason, Field: field, MessageID: mid,
+			Original: json.RawMessage(validJSONOrString(raw)), ReceivedAt: now.UTC(),
+		})
+	}
+	for _, rec := range records {
+		tenant := recordTenant(rec)
+		r, ok := p.store.rules.get(tenant)
+		if !ok {
+			p.m.messages.WithLabelValues("unknown", "unknown", "dead_letter").Inc()
+			if tenant == "" {
+				tenant = "unknown"
+			}
+			dead(tenant, "", "", fmt.Sprintf("unknown tenant %q", tenant), rec.Value)
+			continue
+		}
+		// Decoded without schemas.Event's Extra handling (a second full
+		// decode): identity never re-emits the message itself.
+		var pe plainEvent
+		if err := json.Unmarshal(rec.Value, &pe); err != nil {
+			p.m.messages.WithLabelValues(tenant, "unknown", "dead_letter").Inc()
+			dead(tenant, "", "", "value is not a valid event: "+err.Error(), rec.Value)
+			continue
+		}
+		e := schemas.Event(pe)
+		msg, probs, err := p.store.prepare(tenant, r, &e, now)
+		for _, pr := range probs {
+			dead(tenant, e.MessageID, pr.Field, "dropped: "+pr.Reason, rec.Value)
+		}
+		if err != nil {
+			p.m.messages.WithLabelValues(tenant, "unknown", "dead_letter").Inc()
+			dead(tenant, e.MessageID, "", err.Error(), rec.Value)
+			continue
+		}
+		c.items = append(c.items, pending{tenant: tenant, rules: r, event: e, raw: rec.Value, ts: eventTime(&e, now)})
+		c.inputs = append(c.inputs, applyInput{Tenant: tenant, Msg: msg})
+	}
+	return c
+}
+
+// builder collects the output of a batch.
+type builder struct {
+	recs   []*kgo.Record
+	dead   []schemas.DeadLetter
+	toMark []applyInput
+	err    error
+}
+
+// build turns a chunk's script outputs into records.
+func (p *Processor) build(b *builder, c *chunk, now time.Time) {
+	b.dead = append(b.dead, c.dead...)
+	for i := range c.items {
+		it := &c.items[i]
+		res := &c.results[i]
 		typ := it.event.Type
 		switch {
 		case res.Err != nil:
 			p.m.messages.WithLabelValues(it.tenant, typ, "dead_letter").Inc()
-			dead = append(dead, schemas.DeadLetter{
+			b.dead = append(b.dead, schemas.DeadLetter{
 				Tenant: it.tenant, Stage: "identity", Reason: res.Err.Error(), MessageID: it.event.MessageID,
-				Original: mustJSON(&it.event), ReceivedAt: now.UTC(),
+				Original: json.RawMessage(validJSONOrString(it.raw)), ReceivedAt: now.UTC(),
 			})
 			continue
 		case res.Published:
@@ -162,9 +244,9 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 		case outNoID:
 			outcome = "no_identifier"
 			if !res.Dup {
-				dead = append(dead, schemas.DeadLetter{
+				b.dead = append(b.dead, schemas.DeadLetter{
 					Tenant: it.tenant, Stage: "identity", Reason: "no usable identifier (userId, anonymousId, email, phone, externalIds are missing or blocked)",
-					MessageID: it.event.MessageID, Original: mustJSON(&it.event), ReceivedAt: now.UTC(),
+					MessageID: it.event.MessageID, Original: json.RawMessage(validJSONOrString(it.raw)), ReceivedAt: now.UTC(),
 				})
 			}
 		}
@@ -172,31 +254,16 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 		if n := len(res.Out.Ab); n > 0 && !res.Dup {
 			p.m.merges.WithLabelValues(it.tenant).Add(float64(n))
 		}
-		for _, u := range profileUpdates(it.tenant, it.rules, &it.event, it.ts, &res.Out) {
+		for _, u := range profileUpdates(it.tenant, it.rules, &it.event, c.inputs[i].Msg.Ev, it.ts, &res.Out) {
 			rec, err := updateRecord(p.topics.ProfileUpdates, &u)
 			if err != nil {
-				return fmt.Errorf("identity: encode profile update: %w", err)
+				b.err = fmt.Errorf("identity: encode profile update: %w", err)
+				return
 			}
-			recs = append(recs, rec)
+			b.recs = append(b.recs, rec)
 		}
-		toMark = append(toMark, inputs[it.in])
+		b.toMark = append(b.toMark, c.inputs[i])
 	}
-	for i := range dead {
-		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &dead[i]))
-	}
-	if len(recs) > 0 && p.produce != nil {
-		if err := p.produce(ctx, recs...); err != nil {
-			return fmt.Errorf("identity: publish profile updates: %w", err)
-		}
-	}
-	if err := p.store.markPublished(ctx, toMark); err != nil {
-		// Not fatal: a redelivery would republish identical records.
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		p.log.Warn().Err(err).Msg("could not mark outputs as published")
-	}
-	return nil
 }
 
 // validJSONOrString returns b if it is JSON, else b as a JSON string.
@@ -208,10 +275,5 @@ func validJSONOrString(b []byte) []byte {
 	return s
 }
 
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(`null`)
-	}
-	return b
-}
+// plainEvent is schemas.Event without its JSON methods.
+type plainEvent schemas.Event

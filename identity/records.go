@@ -81,11 +81,100 @@ func decodeJSONValue(s string) any {
 	return v
 }
 
-// profileUpdates builds the profile-updates records of one applied message.
-func profileUpdates(tenant string, r *rules, e *schemas.Event, ts time.Time, out *luaOut) []schemas.ProfileUpdate {
+// wireUpdate is schemas.ProfileUpdate with its traits, changes and event
+// carried as raw JSON: the values come from the store as JSON already, so
+// they are spliced, not decoded and re-encoded. It encodes to exactly the
+// schemas.ProfileUpdate wire format.
+type wireUpdate struct {
+	Type       string             `json:"type"`
+	MessageID  string             `json:"messageId"`
+	Tenant     string             `json:"tenant"`
+	ProfileID  string             `json:"profileId"`
+	UserID     string             `json:"userId,omitempty"`
+	Identities []schemas.Identity `json:"identities"`
+	Event      json.RawMessage    `json:"event,omitempty"`
+	Changes    json.RawMessage    `json:"changes,omitempty"`
+	Traits     json.RawMessage    `json:"traits,omitempty"`
+	Merge      *schemas.Merge     `json:"merge,omitempty"`
+	Timestamp  time.Time          `json:"timestamp"`
+}
+
+// appendRaw appends a stored JSON value ("" = null; invalid JSON, which the
+// store never holds, is appended as a string).
+func appendRaw(buf []byte, v string) []byte {
+	if v == "" {
+		return append(buf, "null"...)
+	}
+	if !json.Valid([]byte(v)) {
+		b, _ := json.Marshal(v)
+		return append(buf, b...)
+	}
+	return append(buf, v...)
+}
+
+// appendKey appends a JSON object key and the colon.
+func appendKey(buf []byte, k string) []byte {
+	b, _ := json.Marshal(k)
+	buf = append(buf, b...)
+	return append(buf, ':')
+}
+
+// rawTraits builds the traits object from [name, JSON] pairs, sorted.
+func rawTraits(tr luaList[[]string]) json.RawMessage {
+	if len(tr) == 0 {
+		return nil
+	}
+	sort.Slice(tr, func(i, j int) bool { return tr[i][0] < tr[j][0] })
+	buf := make([]byte, 0, 32*len(tr))
+	buf = append(buf, '{')
+	n := 0
+	for _, kv := range tr {
+		if len(kv) != 2 {
+			continue
+		}
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		n++
+		buf = appendKey(buf, kv[0])
+		buf = appendRaw(buf, kv[1])
+	}
+	return append(buf, '}')
+}
+
+// rawChanges builds the changes object from [name, old, new] triples.
+func rawChanges(ch luaList[[]string]) json.RawMessage {
+	if len(ch) == 0 {
+		return nil
+	}
+	sort.Slice(ch, func(i, j int) bool { return ch[i][0] < ch[j][0] })
+	buf := make([]byte, 0, 48*len(ch))
+	buf = append(buf, '{')
+	n := 0
+	for _, c := range ch {
+		if len(c) != 3 {
+			continue
+		}
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		n++
+		buf = appendKey(buf, c[0])
+		buf = append(buf, `{"old":`...)
+		buf = appendRaw(buf, c[1])
+		buf = append(buf, `,"new":`...)
+		buf = appendRaw(buf, c[2])
+		buf = append(buf, '}')
+	}
+	return append(buf, '}')
+}
+
+// profileUpdates builds the profile-updates records of one applied
+// message. event is the message's timeline entry JSON.
+func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts time.Time, out *luaOut) []wireUpdate {
 	switch out.S {
 	case outDeleted:
-		var ups []schemas.ProfileUpdate
+		var ups []wireUpdate
 		for _, d := range out.Del {
 			if len(d) < 3 {
 				continue
@@ -102,7 +191,7 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, ts time.Time, out
 					uid = s
 				}
 			}
-			ups = append(ups, schemas.ProfileUpdate{
+			ups = append(ups, wireUpdate{
 				Type: schemas.UserDeleted, MessageID: outputID(tenant, e.MessageID, schemas.UserDeleted, pid),
 				Tenant: tenant, ProfileID: pid, UserID: uid, Identities: idents, Timestamp: ts,
 			})
@@ -113,28 +202,14 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, ts time.Time, out
 		return nil
 	}
 	idents := identities(r, out.ID)
-	traits := make(map[string]any, len(out.Tr))
-	for _, kv := range out.Tr {
-		if len(kv) == 2 {
-			traits[kv[0]] = decodeJSONValue(kv[1])
-		}
-	}
-	var changes map[string]schemas.TraitChange
-	if len(out.Ch) > 0 {
-		changes = make(map[string]schemas.TraitChange, len(out.Ch))
-		for _, c := range out.Ch {
-			if len(c) == 3 {
-				changes[c[0]] = schemas.TraitChange{Old: decodeJSONValue(c[1]), New: decodeJSONValue(c[2])}
-			}
-		}
-	}
+	traits := rawTraits(out.Tr)
+	changes := rawChanges(out.Ch)
 	var merge *schemas.Merge
 	if len(out.Ab) > 0 {
 		merge = &schemas.Merge{Survivor: out.P, Absorbed: append([]string(nil), out.Ab...)}
 	}
-	uid := userIDOf(idents)
-	base := schemas.ProfileUpdate{Tenant: tenant, ProfileID: out.P, UserID: uid, Identities: idents, Timestamp: ts}
-	var ups []schemas.ProfileUpdate
+	base := wireUpdate{Tenant: tenant, ProfileID: out.P, UserID: userIDOf(idents), Identities: idents, Timestamp: ts}
+	var ups []wireUpdate
 	if out.Cr == 1 {
 		u := base
 		u.Type, u.MessageID, u.Traits = schemas.UserCreated, outputID(tenant, e.MessageID, schemas.UserCreated, ""), traits
@@ -145,10 +220,12 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, ts time.Time, out
 		u.Type, u.MessageID, u.Merge, u.Traits = schemas.ProfileMerged, outputID(tenant, e.MessageID, schemas.ProfileMerged, ""), merge, traits
 		ups = append(ups, u)
 	}
-	sum, _ := summary(e, ts)
 	u := base
 	u.Type, u.MessageID = schemas.ProfileUpdated, outputID(tenant, e.MessageID, schemas.ProfileUpdated, "")
-	u.Event, u.Changes, u.Traits, u.Merge = &sum, changes, traits, merge
+	u.Changes, u.Traits, u.Merge = changes, traits, merge
+	if event != "" {
+		u.Event = json.RawMessage(event)
+	}
 	ups = append(ups, u)
 	if out.Cr == 0 && len(changes) > 0 {
 		u := base
@@ -160,7 +237,7 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, ts time.Time, out
 }
 
 // updateRecord encodes a profile update as a profile-updates record.
-func updateRecord(topic string, u *schemas.ProfileUpdate) (*kgo.Record, error) {
+func updateRecord(topic string, u *wireUpdate) (*kgo.Record, error) {
 	v, err := json.Marshal(u)
 	if err != nil {
 		return nil, err

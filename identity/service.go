@@ -91,7 +91,7 @@ func (s *Service) Run(ctx context.Context) error {
 	produce := func(ctx context.Context, recs ...*kgo.Record) error {
 		return cl.ProduceSync(ctx, recs...).FirstErr()
 	}
-	proc := NewProcessor(s.store, s.deps.Tenants, s.deps.Topics, produce, s.deps.Log, s.m)
+	proc := newProcessor(s.store, s.deps.Tenants, s.deps.Topics, produce, s.deps.Log, s.m)
 	proc.afterApply = s.afterApply
 	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
 		Client:         s.deps.Kafka,

@@ -74,7 +74,6 @@ func (s *Store) prefix(tenant string) string { return s.ns + ":{" + tenant + "}:
 func (s *Store) keyProfiles(t string) string      { return s.prefix(t) + "profiles" }
 func (s *Store) keyIdent(t, typ, v string) string { return s.prefix(t) + "id:" + typ + ":" + v }
 func (s *Store) keyProfile(t, pid string) string  { return s.prefix(t) + "p:" + pid }
-func (s *Store) keyIdents(t, pid string) string   { return s.prefix(t) + "pi:" + pid }
 func (s *Store) keyTimeline(t, pid string) string { return s.prefix(t) + "tl:" + pid }
 func (s *Store) keyCounts(t, pid string) string   { return s.prefix(t) + "ec:" + pid }
 func (s *Store) keyMerges(t, pid string) string   { return s.prefix(t) + "mg:" + pid }

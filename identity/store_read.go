@@ -47,6 +47,8 @@ func (s *Store) Resolve(ctx context.Context, tenant, ref string) (string, error)
 	if !ok {
 		return "", fmt.Errorf("%w: %s", ErrNotFound, r.Type)
 	}
+	// An identifier key always names a live profile (merges re-point it,
+	// deletes remove it, both atomically), so no alias check is needed.
 	pid, err := s.rdb.Get(ctx, s.keyIdent(tenant, r.Type, v)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
@@ -54,7 +56,7 @@ func (s *Store) Resolve(ctx context.Context, tenant, ref string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("identity: resolve: %w", err)
 	}
-	return s.live(ctx, tenant, pid)
+	return pid, nil
 }
 
 // live follows merge aliases to the live profile.
@@ -81,14 +83,12 @@ func (s *Store) live(ctx context.Context, tenant, pid string) (string, error) {
 // profileCmds are the pipelined reads of one profile.
 type profileCmds struct {
 	hash *redis.MapStringStringCmd
-	ids  *redis.StringSliceCmd
 	mg   *redis.StringSliceCmd
 }
 
 func (s *Store) queueProfile(ctx context.Context, pipe redis.Pipeliner, tenant, pid string) profileCmds {
 	return profileCmds{
 		hash: pipe.HGetAll(ctx, s.keyProfile(tenant, pid)),
-		ids:  pipe.SMembers(ctx, s.keyIdents(tenant, pid)),
 		mg:   pipe.LRange(ctx, s.keyMerges(tenant, pid), 0, -1),
 	}
 }
@@ -100,9 +100,15 @@ func (s *Store) build(tenant, pid string, c profileCmds) (schemas.Profile, bool)
 		return schemas.Profile{}, false
 	}
 	r := s.rulesFor(tenant)
+	var ids []string
+	for f := range h {
+		if id, ok := strings.CutPrefix(f, "i:"); ok {
+			ids = append(ids, id)
+		}
+	}
 	p := schemas.Profile{
 		ID: pid, Tenant: tenant,
-		Identities: identities(r, c.ids.Val()),
+		Identities: identities(r, ids),
 		Traits:     map[string]any{},
 		TraitMeta:  map[string]schemas.TraitMeta{},
 		CreatedAt:  parseMillis(h["_c"]),

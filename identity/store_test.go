@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,14 +18,17 @@ import (
 func TestStoreSuite(t *testing.T) {
 	for _, b := range testenv.RedisBackends() {
 		t.Run(b.Name, func(t *testing.T) {
-			t.Run("NewThenKnown", func(t *testing.T) { suiteNewThenKnown(t, newRig(t, b.Client(t))) })
-			t.Run("MergeAndLineage", func(t *testing.T) { suiteMerge(t, newRig(t, b.Client(t))) })
-			t.Run("LastWriteWins", func(t *testing.T) { suiteLWW(t, newRig(t, b.Client(t))) })
-			t.Run("Idempotent", func(t *testing.T) { suiteIdempotent(t, newRig(t, b.Client(t))) })
-			t.Run("Delete", func(t *testing.T) { suiteDelete(t, newRig(t, b.Client(t))) })
-			t.Run("Scan", func(t *testing.T) { suiteScan(t, newRig(t, b.Client(t))) })
-			t.Run("TimelineCapAndCounters", func(t *testing.T) { suiteTimeline(t, newRig(t, b.Client(t))) })
-			t.Run("Replace", func(t *testing.T) { suiteReplace(t, newRig(t, b.Client(t))) })
+			rdb := b.Client(t)
+			ns := namespace(t, rdb) // one namespace, a tenant per case
+			newRig := func(t *testing.T, rdb redis.UniversalClient) *rig { return newRigNS(t, rdb, ns) }
+			t.Run("NewThenKnown", func(t *testing.T) { suiteNewThenKnown(t, newRig(t, rdb)) })
+			t.Run("MergeAndLineage", func(t *testing.T) { suiteMerge(t, newRig(t, rdb)) })
+			t.Run("LastWriteWins", func(t *testing.T) { suiteLWW(t, newRig(t, rdb)) })
+			t.Run("Idempotent", func(t *testing.T) { suiteIdempotent(t, newRig(t, rdb)) })
+			t.Run("Delete", func(t *testing.T) { suiteDelete(t, newRig(t, rdb)) })
+			t.Run("Scan", func(t *testing.T) { suiteScan(t, newRig(t, rdb)) })
+			t.Run("TimelineCapAndCounters", func(t *testing.T) { suiteTimeline(t, newRig(t, rdb)) })
+			t.Run("Replace", func(t *testing.T) { suiteReplace(t, newRig(t, rdb)) })
 		})
 	}
 }
@@ -154,9 +158,10 @@ func suiteIdempotent(t *testing.T, g *rig) {
 	}
 	// Deterministic ids: the same message on a twin store yields the same
 	// record ids.
-	twin := newRig(t, g.rdb)
+	twin := newRigNS(t, g.rdb, g.store.ns)
 	twin.tenant = g.tenant
 	twin.store = NewStore(g.rdb, g.store.ns+"twin", WithClock(g.store.clock), WithTenants(g.ts))
+	t.Cleanup(func() { cleanNamespace(g.rdb, g.store.ns+"twin") })
 	twin.proc = NewProcessor(twin.store, g.ts, schemas.NewTopics(""), twin.out.produce, zerolog.Nop(), nil)
 	twin.apply(t, e)
 	again := twin.out.updates(t)

@@ -36,10 +36,11 @@ func startLive(t *testing.T, run bool) *liveService {
 	cl := testenv.Client(t, brokers)
 	pub := ingest.NewPublisher(cl, topics, "users-api")
 	cfg := DefaultConfig()
-	cfg.Namespace = testenv.Namespace(t)
+	rdb := testenv.Redis(t)
+	cfg.Namespace = namespace(t, rdb)
 	cfg.Group = "identity-" + tenant
 	svc, err := New(cfg, Deps{
-		Tenants: ts, Redis: testenv.Redis(t), Kafka: kafka.ClientConfig{Brokers: brokers},
+		Tenants: ts, Redis: rdb, Kafka: kafka.ClientConfig{Brokers: brokers},
 		Topics: topics, Log: zerolog.Nop(), Publisher: pub,
 	})
 	if err != nil {
@@ -194,4 +195,37 @@ func TestCrossChannelStory(t *testing.T) {
 	if !merged {
 		t.Error("no profile.merged record")
 	}
+}
+
+// TestUserAPIWriteIsReadableAfterApply: a user API write answered 202 goes
+// through the log and the running consumer, and is then readable.
+func TestUserAPIWriteIsReadableAfterApply(t *testing.T) {
+	l := startLive(t, true)
+	a := &apiRig{liveService: l}
+	key := "api-" + l.tenant
+	start := time.Now()
+	if code, body := a.call(t, "POST", "/v1/users", key, map[string]any{"userId": "u-77", "firstName": "Ravi", "tags": []any{"beta"}}); code != 202 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	var u User
+	eventually(t, "the user readable", func() bool {
+		code, body := a.call(t, "GET", "/v1/users/u-77", key, nil)
+		return code == 200 && json.Unmarshal(body, &u) == nil && u.Properties["firstName"] == "Ravi"
+	})
+	t.Logf("readable %v after the 202", time.Since(start))
+	if code, body := a.call(t, "POST", "/v1/events", key, map[string]any{"userId": "u-77", "eventName": "Signed Up"}); code != 202 {
+		t.Fatalf("POST event: %d %s", code, body)
+	}
+	eventually(t, "the event on the timeline", func() bool {
+		var page EventPage
+		code, body := a.call(t, "GET", "/v1/profiles/user_id:u-77/events", key, nil)
+		return code == 200 && json.Unmarshal(body, &page) == nil && page.DailyCounts["Signed Up"] != nil
+	})
+	if code, _ := a.call(t, "DELETE", "/v1/users/u-77", key, nil); code != 202 {
+		t.Fatalf("DELETE: %d", code)
+	}
+	eventually(t, "the user deleted", func() bool {
+		code, _ := a.call(t, "GET", "/v1/users/u-77", key, nil)
+		return code == 404
+	})
 }

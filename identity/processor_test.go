@@ -1,0 +1,99 @@
+package identity
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
+)
+
+// TestBadRecordsAreDeadLetteredAndGoodOnesApplied: bad input never blocks
+// the batch and never loses the good data beside it.
+func TestBadRecordsAreDeadLetteredAndGoodOnesApplied(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	reg := prometheus.NewRegistry()
+	g.proc = NewProcessor(g.store, g.ts, schemas.NewTopics(""), g.out.produce, zerolog.Nop(), reg)
+	noHeader := g.record(t, schemas.Event{Type: "identify", MessageID: "k1", UserID: "keyed", Traits: map[string]any{"plan": "pro"}})
+	noHeader.Headers = nil // tenant from the key prefix
+	recs := []*kgo.Record{
+		{Key: []byte(g.tenant + "/x"), Value: []byte(`{not json`), Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte(g.tenant)}}},
+		{Key: []byte("nobody/x"), Value: []byte(`{"type":"track","messageId":"n1","userId":"1"}`)},
+		g.record(t, schemas.Event{Type: "explode", MessageID: "x1", UserID: "1"}),
+		g.record(t, schemas.Event{Type: "identify", UserID: "1"}), // no messageId
+		g.record(t, schemas.Event{Type: "identify", MessageID: "ok1", UserID: "good", Traits: map[string]any{"emailOptin": "perhaps", "city": "Pune"}}),
+		noHeader,
+	}
+	if err := g.proc.Handle(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if p := g.profile(t, "user_id:good"); p.Traits["city"] != "Pune" {
+		t.Fatalf("good trait lost: %v", p.Traits)
+	} else if _, has := p.Traits["emailOptin"]; has {
+		t.Fatal("a mistyped system trait was stored")
+	}
+	if p := g.profile(t, "user_id:keyed"); p.Traits["plan"] != "pro" {
+		t.Fatalf("record without header: %v", p.Traits)
+	}
+	dl := g.out.deadLetters(t)
+	var fields, reasons []string
+	for _, d := range dl {
+		fields = append(fields, d.Field)
+		reasons = append(reasons, d.Reason)
+		if d.Stage != "identity" || len(d.Original) == 0 {
+			t.Fatalf("dead letter %+v", d)
+		}
+	}
+	all := strings.Join(reasons, "|")
+	for _, want := range []string{"not a valid event", "unknown tenant", "unknown type", "messageId is required", "must be a boolean"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no dead letter saying %q in %q", want, all)
+		}
+	}
+	if !strings.Contains(strings.Join(fields, ","), "traits.emailOptin") {
+		t.Errorf("dead letter fields %v", fields)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied float64
+	for _, mf := range mfs {
+		if mf.GetName() != "user360_identity_messages_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["tenant"] == g.tenant && labels["type"] == "identify" && labels["outcome"] == "applied" {
+				applied = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if applied != 2 {
+		t.Errorf("applied identify = %v, want 2", applied)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{
+		{TimelineCap: -1}, {DedupTTL: 1}, {Namespace: "a{b"}, {CounterLookbackDays: -3},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, err := New(DefaultConfig(), Deps{}); err == nil {
+		t.Error("New without dependencies accepted")
+	}
+}
