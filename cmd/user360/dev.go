@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -29,6 +30,7 @@ type devFlags struct {
 	partitions int
 	logLevel   string
 	prefix     string
+	roles      string
 }
 
 func parseDevFlags(args []string, stderr io.Writer) (*devFlags, error) {
@@ -41,6 +43,7 @@ func parseDevFlags(args []string, stderr io.Writer) (*devFlags, error) {
 	fs.IntVar(&f.partitions, "partitions", 4, "partitions of each topic")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.prefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of the topic names")
+	fs.StringVar(&f.roles, "roles", strings.Join(allRoles, ","), "roles to run (benchmarks run the gateway alone with --roles ingest)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: user360 dev [flags]\n\nRuns every role in one process on an embedded Kafka-protocol broker.\nRedis: USER360_REDIS_URL when set, else an embedded in-memory Redis.\nTenant \"demo\": keys from USER360_DEV_WRITE_KEY / USER360_DEV_API_KEY, else generated.\n\nFlags:")
 		fs.PrintDefaults()
@@ -53,6 +56,10 @@ func parseDevFlags(args []string, stderr io.Writer) (*devFlags, error) {
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseDevFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	roles, err := parseRoles(f.roles)
 	if err != nil {
 		return err
 	}
@@ -88,7 +95,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	st, err := newStack(ctx, stackConfig{
-		Roles: allRoles, Brokers: broker.Addrs(), TopicPrefix: f.prefix, Partitions: int32(f.partitions),
+		Roles: roles, Brokers: broker.Addrs(), TopicPrefix: f.prefix, Partitions: int32(f.partitions),
 		Redis: rdb, Tenants: tenants, HTTPAddr: f.httpAddr, Namespace: "u360", Log: log,
 		RebuildFromLog: rebuild,
 	})
