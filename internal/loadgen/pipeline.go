@@ -1,0 +1,282 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// PipelineConfig measures the whole pipeline: events sent to the gateway
+// until the matching segment.entered records appear on the segment-changes
+// topic. Every event is an identify of a new user with the trait
+// {"loadgen_run": <run id>}; the measured segment matches that trait.
+type PipelineConfig struct {
+	URL      string   // gateway/API base URL
+	WriteKey string   // tracking API key
+	APIKey   string   // API key (creates the segments)
+	Brokers  []string // to read the segment-changes topic
+	Topic    string   // segment-changes topic (default user360.segment-changes)
+	// Rate is events per second to send (0: as fast as the gateway takes
+	// them, for throughput).
+	Rate int
+	// Events is how many events to send.
+	Events int
+	// BatchSize is events per request.
+	BatchSize int
+	// Conns is the number of sending connections.
+	Conns int
+	// ExtraSegments are created besides the measured one (trait and event
+	// conditions the events do not match), so the segmenter has a realistic
+	// number of definitions.
+	ExtraSegments int
+	// Wait bounds the wait for the last entry after sending.
+	Wait time.Duration
+}
+
+// PipelineResult of a run.
+type PipelineResult struct {
+	Sent, Entered   int
+	// Redelivered counts entries whose messageId was seen before (the same
+	// transition published again: consumers deduplicate by messageId);
+	// Doubled counts second entries of one user with a new messageId (a
+	// violation of exactly-once transitions).
+	Redelivered, Doubled int
+	SendElapsed     time.Duration // first send to last 2xx
+	Elapsed         time.Duration // first send to last entry
+	EventsPerS      float64       // Entered / Elapsed
+	P50, P99, Max   time.Duration // 2xx of an event to its segment.entered
+	SegmentsDefined int
+}
+
+func (r PipelineResult) String() string {
+	return fmt.Sprintf("sent=%d entered=%d redelivered=%d doubled=%d segments=%d send=%s total=%s pipeline_events/s=%.0f latency(2xx→segment.entered) p50=%s p99=%s max=%s",
+		r.Sent, r.Entered, r.Redelivered, r.Doubled, r.SegmentsDefined, r.SendElapsed.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), r.EventsPerS,
+		r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), r.Max.Round(time.Millisecond))
+}
+
+// RunPipeline runs one measurement.
+func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error) {
+	if cfg.URL == "" || cfg.WriteKey == "" || cfg.APIKey == "" || len(cfg.Brokers) == 0 {
+		return PipelineResult{}, errors.New("loadgen: URL, write key, API key and brokers are required")
+	}
+	if cfg.Events <= 0 || cfg.Events > 10_000_000 {
+		return PipelineResult{}, errors.New("loadgen: events must be between 1 and 10,000,000")
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = "user360.segment-changes"
+	}
+	cfg.BatchSize = max(cfg.BatchSize, 1)
+	cfg.Conns = max(cfg.Conns, 1)
+	if cfg.Wait <= 0 {
+		cfg.Wait = 2 * time.Minute
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	base := strings.TrimRight(cfg.URL, "/")
+	segID, err := createSegment(ctx, base, cfg.APIKey, "loadgen "+run, map[string]any{"trait": "loadgen_run", "op": "eq", "value": run})
+	if err != nil {
+		return PipelineResult{}, err
+	}
+	for i := 0; i < cfg.ExtraSegments; i++ {
+		var rule map[string]any
+		if i%5 == 4 {
+			rule = map[string]any{"event": "Loadgen Other " + strconv.Itoa(i), "performed": true, "within": map[string]any{"value": 7, "unit": "days"}}
+		} else {
+			rule = map[string]any{"trait": "loadgen_other_" + strconv.Itoa(i), "op": "eq", "value": "x"}
+		}
+		if _, err := createSegment(ctx, base, cfg.APIKey, "loadgen "+run+" extra "+strconv.Itoa(i), rule); err != nil {
+			return PipelineResult{}, err
+		}
+	}
+
+	// Read segment entries from the end of the topic.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		return PipelineResult{}, err
+	}
+	defer cl.Close()
+	// Make sure the consumer has its start offsets before sending.
+	pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	cl.PollFetches(pctx)
+	pcancel()
+
+	var mu sync.Mutex
+	acked := make(map[string]time.Time, cfg.Events)
+	var lat []time.Duration
+	entered := 0
+	var lastEntry time.Time
+	early := map[string]time.Time{}
+	seenMsg := map[string]bool{}
+	seenUser := map[string]bool{}
+	redelivered, doubled := 0, 0
+	readCtx, stopRead := context.WithCancel(ctx)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for readCtx.Err() == nil {
+			f := cl.PollFetches(readCtx)
+			now := time.Now()
+			f.EachRecord(func(r *kgo.Record) {
+				var c struct{ Type, SegmentID, UserID, MessageID string }
+				if json.Unmarshal(r.Value, &c) != nil || c.Type != "segment.entered" || c.SegmentID != segID {
+					return
+				}
+				mu.Lock()
+				if seenMsg[c.MessageID] {
+					redelivered++
+					mu.Unlock()
+					return
+				}
+				seenMsg[c.MessageID] = true
+				if seenUser[c.UserID] {
+					doubled++
+					mu.Unlock()
+					return
+				}
+				seenUser[c.UserID] = true
+				if t, ok := acked[c.UserID]; ok {
+					lat = append(lat, now.Sub(t))
+					delete(acked, c.UserID)
+				} else {
+					early[c.UserID] = now // entered before the sender saw its 2xx
+				}
+				entered++
+				lastEntry = now
+				mu.Unlock()
+			})
+		}
+	}()
+
+	start := time.Now()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Conns, MaxConnsPerHost: cfg.Conns}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var sendErr error
+	var errOnce sync.Once
+	lastAck := start
+	for w := 0; w < cfg.Conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for first := range jobs {
+				n := min(cfg.BatchSize, cfg.Events-first)
+				var b bytes.Buffer
+				b.WriteString(`{"batch":[`)
+				for i := 0; i < n; i++ {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"type":"identify","userId":"lg-%s-%d","messageId":"lg-%s-%d","traits":{"loadgen_run":%q,"plan":"pro"}}`, run, first+i, run, first+i, run)
+				}
+				b.WriteString(`]}`)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/batch", &b)
+				req.SetBasicAuth(cfg.WriteKey, "")
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("gateway answered %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errOnce.Do(func() { sendErr = err })
+					continue
+				}
+				now := time.Now()
+				mu.Lock()
+				for i := 0; i < n; i++ {
+					id := "lg-" + run + "-" + strconv.Itoa(first+i)
+					if t, ok := early[id]; ok {
+						lat = append(lat, max(t.Sub(now), 0))
+						delete(early, id)
+					} else {
+						acked[id] = now
+					}
+				}
+				if now.After(lastAck) {
+					lastAck = now
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var tick <-chan time.Time
+	if cfg.Rate > 0 {
+		interval := time.Duration(float64(time.Second) * float64(cfg.BatchSize) / float64(cfg.Rate))
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for first := 0; first < cfg.Events && ctx.Err() == nil; first += cfg.BatchSize {
+		if tick != nil {
+			<-tick
+		}
+		jobs <- first
+	}
+	close(jobs)
+	wg.Wait()
+	if sendErr != nil {
+		stopRead()
+		<-readDone
+		return PipelineResult{}, fmt.Errorf("loadgen: sending: %w", sendErr)
+	}
+	deadline := time.Now().Add(cfg.Wait)
+	for {
+		mu.Lock()
+		done := entered >= cfg.Events
+		mu.Unlock()
+		if done || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopRead()
+	<-readDone
+	mu.Lock()
+	defer mu.Unlock()
+	res := PipelineResult{Sent: cfg.Events, Entered: entered, Redelivered: redelivered, Doubled: doubled, SendElapsed: lastAck.Sub(start), SegmentsDefined: 1 + cfg.ExtraSegments}
+	if entered > 0 {
+		res.Elapsed = lastEntry.Sub(start)
+		res.EventsPerS = float64(entered) / res.Elapsed.Seconds()
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		res.P50 = lat[len(lat)/2]
+		res.P99 = lat[min(len(lat)-1, len(lat)*99/100)]
+		res.Max = lat[len(lat)-1]
+	}
+	return res, nil
+}
+
+func createSegment(ctx context.Context, base, apiKey, name string, rule map[string]any) (string, error) {
+	body, _ := json.Marshal(map[string]any{"name": name, "rule": rule, "emitOnBackfill": false})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/segments", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("loadgen: create segment: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusCreated || out.ID == "" {
+		return "", fmt.Errorf("loadgen: create segment: %d %s", resp.StatusCode, out.Error)
+	}
+	return out.ID, nil
+}
