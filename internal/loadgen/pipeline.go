@@ -46,17 +46,17 @@ type PipelineConfig struct {
 
 // PipelineResult of a run.
 type PipelineResult struct {
-	Sent, Entered   int
+	Sent, Entered int
 	// Redelivered counts entries whose messageId was seen before (the same
 	// transition published again: consumers deduplicate by messageId);
 	// Doubled counts second entries of one user with a new messageId (a
 	// violation of exactly-once transitions).
 	Redelivered, Doubled int
-	SendElapsed     time.Duration // first send to last 2xx
-	Elapsed         time.Duration // first send to last entry
-	EventsPerS      float64       // Entered / Elapsed
-	P50, P99, Max   time.Duration // 2xx of an event to its segment.entered
-	SegmentsDefined int
+	SendElapsed          time.Duration // first send to last 2xx
+	Elapsed              time.Duration // first send to last entry
+	EventsPerS           float64       // Entered / Elapsed
+	P50, P99, Max        time.Duration // 2xx of an event to its segment.entered
+	SegmentsDefined      int
 }
 
 func (r PipelineResult) String() string {
