@@ -63,19 +63,7 @@ func newEnv(t testing.TB, rdb redis.UniversalClient, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := defs.New(defs.Config{Client: kafka.ClientConfig{Brokers: e.brokers}, Topic: topics.Definitions}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dctx, dcancel := context.WithCancel(context.Background())
-	ddone := make(chan struct{})
-	go func() { defer close(ddone); _ = st.Run(dctx) }()
-	t.Cleanup(func() { dcancel(); <-ddone })
-	wctx, wcancel := context.WithTimeout(dctx, 10*time.Second)
-	defer wcancel()
-	if err := st.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.Defs(t, e.brokers, topics.Definitions)
 	e.defs = st
 	cfg := testConfig()
 	cfg.Namespace = testenv.Namespace(t)

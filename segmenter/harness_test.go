@@ -165,20 +165,7 @@ var t0 = time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC)
 
 func startDefs(t testing.TB, brokers []string, topic string) *defs.Store {
 	t.Helper()
-	d, err := defs.New(defs.Config{Client: kafka.ClientConfig{Brokers: brokers}, Topic: topic}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := d.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return testenv.Defs(t, brokers, topic)
 }
 
 func newHarness(t testing.TB, o opts) *harness {

@@ -19,7 +19,6 @@ import (
 	"github.com/user360/user360/ingest/propschema"
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/internal/defs"
-	"github.com/user360/user360/internal/kafka"
 	"github.com/user360/user360/internal/testenv"
 	"github.com/user360/user360/schemas"
 )
@@ -37,20 +36,7 @@ type harness struct {
 
 func startDefs(t testing.TB, brokers []string, topic string) *defs.Store {
 	t.Helper()
-	s, err := defs.New(defs.Config{Client: kafka.ClientConfig{Brokers: brokers}, Topic: topic}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testenv.Defs(t, brokers, topic)
 }
 
 // newHarness wires the import on the embedded broker, the real Redis and a

@@ -2,39 +2,23 @@ package propschema_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/user360/user360/ingest/propschema"
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/internal/defs"
-	"github.com/user360/user360/internal/kafka"
 	"github.com/user360/user360/internal/testenv"
 )
 
 func startDefs(t *testing.T, brokers []string, topic string) *defs.Store {
 	t.Helper()
-	s, err := defs.New(defs.Config{Client: kafka.ClientConfig{Brokers: brokers}, Topic: topic}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testenv.Defs(t, brokers, topic)
 }
 
 type api struct {
