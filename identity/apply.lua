@@ -318,7 +318,27 @@ for _, kv in ipairs(m.tr) do
   local k, v = kv[1], kv[2]
   local tf = "t:" .. k
   local old = cur[tf]
-  if newer(meta, cur["m:" .. k]) then
+  local unioned = false
+  if k == "tags" and m.ut == 1 and old and v ~= "null" then
+    -- CSV merge imports add their tags to the profile's instead of
+    -- replacing them, so every import stays a segment of its users.
+    local okO, ol = pcall(cjson.decode, old)
+    local okN, nl = pcall(cjson.decode, v)
+    if okO and okN and type(ol) == "table" and type(nl) == "table" then
+      local union, seen = {}, {}
+      for _, x in ipairs(ol) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
+      for _, x in ipairs(nl) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
+      if #union > 0 then
+        local enc = cjson.encode(union)
+        if newer(meta, cur["m:" .. k]) then put("m:" .. k, meta) end
+        if enc ~= old then put(tf, enc); change(k, old, enc) end
+        unioned = true
+      end
+    end
+  end
+  if unioned then
+    -- done above
+  elseif newer(meta, cur["m:" .. k]) then
     put("m:" .. k, meta)
     if v == "null" then
       if old then dels[#dels + 1] = tf; cur[tf] = nil; change(k, old, nil) end

@@ -86,6 +86,9 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 	if rp, _ := e.Context[ctxReplace].(bool); rp && e.Type == schemas.TypeIdentify {
 		m.Rp = 1
 	}
+	if e.Type == schemas.TypeIdentify {
+		m.Rp, m.Ut = importMode(e.Context, m.Rp)
+	}
 	sum, counter := summary(e, ts)
 	ev, err := json.Marshal(sum)
 	if err != nil {

@@ -20,7 +20,8 @@ type scriptMsg struct {
 	Lim   map[string]int `json:"lim"` // limits of the types in Ids
 	Dl    int            `json:"dl"`  // limit of other types
 	Tr    [][2]string    `json:"tr"`  // trait name, JSON value ("null" removes)
-	Rp    int            `json:"rp"`  // 1: replace the traits (bulk RETAIN_IMPORTED)
+	Rp    int            `json:"rp"`  // 1: replace the traits (bulk RETAIN_IMPORTED, CSV mode replace)
+	Ut    int            `json:"ut"`  // 1: union "tags" with the stored tags (CSV merge imports)
 	Ev    string         `json:"ev"`  // timeline entry JSON ("" = none)
 	En    string         `json:"en"`  // counter name ("" = none)
 	Day   string         `json:"day"` // event day (UTC)
