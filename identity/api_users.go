@@ -35,7 +35,9 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, events []schem
 		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "writes are not configured on this instance", "")
 		return
 	}
-	if err := s.deps.Publisher.Publish(r.Context(), tenantID(r), events, nil); err != nil {
+	dead, refused := s.checkTraits(r, events)
+	rejected = append(rejected, refused...)
+	if err := s.deps.Publisher.Publish(r.Context(), tenantID(r), events, dead); err != nil {
 		s.writeStoreError(w, err, "")
 		return
 	}

@@ -39,6 +39,10 @@ type Deps struct {
 	Publisher *ingest.Publisher
 	// Segments fills the segments of profiles (nil: none).
 	Segments SegmentLister
+	// Traits validates user API traits against the tenant's property schema
+	// (nil: no validation); refused values are dropped, reported in the 202
+	// and dead-lettered, like the gateway does.
+	Traits ingest.TraitValidator
 }
 
 // Service is the identity role: the events consumer and the profile and

@@ -78,6 +78,7 @@ func (s *stack) wireRoles() error {
 		Tenants: s.cfg.Tenants, Redis: s.cfg.Redis, Kafka: s.kcfg, Topics: s.topics,
 		Log: log.With().Str("role", "identity").Logger(), Metrics: s.reg,
 		Publisher: s.publisher("users-api"), Segments: segSvc,
+		Traits: ingestadapter.Traits{V: schema.Validator()},
 	})
 	if err != nil {
 		return err
