@@ -30,7 +30,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // DefaultServer is used when neither --server nor USER360_SERVER is set.
-const DefaultServer = "http://127.0.0.1:8080"
+const DefaultServer = "http://127.0.0.1:8360"
 
 var errUsage = errors.New("usage")
 
