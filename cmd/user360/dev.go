@@ -94,22 +94,25 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	st, err := newStack(ctx, stackConfig{
+	cfg := stackConfig{
 		Roles: roles, Brokers: broker.Addrs(), TopicPrefix: f.prefix, Partitions: int32(f.partitions),
-		Redis: rdb, Tenants: tenants, HTTPAddr: f.httpAddr, Namespace: "u360", Log: log,
+		Redis: rdb, Tenants: tenants, HTTPAddr: f.httpAddr, Log: log,
 		RebuildFromLog: rebuild,
-	})
-	if err != nil {
-		return err
 	}
-	fmt.Fprintf(stdout, `User360 dev is running.
+	first := true
+	return runGenerations(ctx, cfg, 0, func(st *stack) {
+		if !first {
+			return
+		}
+		first = false
+		fmt.Fprintf(stdout, `User360 dev is running.
   HTTP API      http://%s
   Kafka broker  %s   (topics %s…)
   Tenant        demo
   Write key     %s   (tracking API: HTTP Basic user name)
   API key       %s   (Authorization: Bearer …)
 `, st.server.Addr(), broker.Addrs()[0], f.prefix, writeKey, apiKey)
-	return st.run(ctx)
+	})
 }
 
 // devRedis connects to USER360_REDIS_URL or starts an embedded Redis.

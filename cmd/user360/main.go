@@ -22,6 +22,7 @@ Usage:
   user360 dev     [flags]   run every role in one process (embedded Kafka and Redis)
   user360 serve   [flags]   run chosen roles against real Kafka and Redis
   user360 import  [flags]   import a CSV of users into a running server
+  user360 replay  [flags]   rebuild profiles and segments from the log into a new generation
   user360 load    [flags]   send benchmark traffic to a local gateway
   user360 version
 
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLoad(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "user360", version)
 		return 0

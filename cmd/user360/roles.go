@@ -59,7 +59,12 @@ func (s *stack) wireRoles() error {
 
 	// A read-only view of the profiles for the segmenter's backfills and
 	// activation's exports (the identity service has its own on the same keys).
+	// Identity and segmenter keys live in the active generation's
+	// namespace, with that generation's consumer groups (generation.go).
 	idCfg := identity.DefaultConfig()
+	idCfg.Namespace, idCfg.Group = s.generation(idCfg.Group)
+	segCfg := segmenter.DefaultConfig()
+	segCfg.Namespace, segCfg.Group = s.generation(segCfg.Group)
 	profiles := identity.NewStore(s.cfg.Redis, idCfg.Namespace, identity.WithConfig(idCfg), identity.WithTenants(s.cfg.Tenants))
 	segDeps := segmenter.Deps{
 		Tenants: s.cfg.Tenants, Redis: s.cfg.Redis, Kafka: s.kcfg, Topics: s.topics,
@@ -70,7 +75,7 @@ func (s *stack) wireRoles() error {
 		segDeps.Emitter = discardEmitter{}
 		segDeps.Metrics = nil
 	}
-	segSvc, err := segmenter.New(segmenter.DefaultConfig(), segDeps)
+	segSvc, err := segmenter.New(segCfg, segDeps)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	log := logx.New(f.logLevel, false)
 	cfg := stackConfig{
 		Roles: roles, Brokers: file.Kafka.Brokers, TopicPrefix: file.Kafka.TopicPrefix, Partitions: file.Kafka.Partitions,
-		Tenants: tenants, HTTPAddr: file.HTTP.Addr, Namespace: "u360", Log: log,
+		Tenants: tenants, HTTPAddr: file.HTTP.Addr, Log: log,
 	}
 	if needsRedis(roles) {
 		if file.Redis.URL == "" {
@@ -121,11 +121,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		defer rdb.Close()
 		cfg.Redis = rdb
 	}
-	st, err := newStack(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return st.run(ctx)
+	return runGenerations(ctx, cfg, 0, nil)
 }
 
 func needsRedis(roles []string) bool {

@@ -57,8 +57,10 @@ type stackConfig struct {
 	Redis       redis.UniversalClient
 	Tenants     *config.Tenants
 	HTTPAddr    string
-	Namespace   string
-	Log         zerolog.Logger
+	// Namespace is the active generation of the derived state (identity,
+	// segmenter); runGenerations sets it from the generation pointer.
+	Namespace string
+	Log       zerolog.Logger
 	// RebuildFromLog restarts the stateful consumers (identity, segmenter)
 	// from the start of the log: `user360 dev` sets it when its Redis is the
 	// embedded, empty one, so a restart with --data-dir rebuilds the state.
