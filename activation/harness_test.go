@@ -66,7 +66,7 @@ func newEnv(t testing.TB, rdb redis.UniversalClient, opts ...envOpt) *env {
 	st := testenv.Defs(t, e.brokers, topics.Definitions)
 	e.defs = st
 	cfg := testConfig()
-	cfg.Namespace = testenv.Namespace(t)
+	cfg.Namespace = testenv.RedisNamespace(t, rdb)
 	deps := Deps{Tenants: ts, Redis: rdb, Kafka: kafka.ClientConfig{Brokers: e.brokers}, Topics: topics,
 		Log: zerolog.Nop(), Defs: st}
 	for _, o := range opts {

@@ -174,24 +174,6 @@ func at(min int) time.Time { return fixedNow.Add(time.Duration(min) * time.Minut
 // namespace returns a fresh key namespace whose keys are removed when the
 // test ends (the real Redis is shared; never FLUSHDB).
 func namespace(t testing.TB, rdb redis.UniversalClient) string {
-	ns := testenv.Namespace(t)
-	t.Cleanup(func() { cleanNamespace(rdb, ns) })
-	return ns
+	return testenv.RedisNamespace(t, rdb)
 }
 
-// cleanNamespace unlinks every key of a namespace.
-func cleanNamespace(rdb redis.UniversalClient, ns string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, ns+":*", 20000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
-}

@@ -161,7 +161,7 @@ func suiteIdempotent(t *testing.T, g *rig) {
 	twin := newRigNS(t, g.rdb, g.store.ns)
 	twin.tenant = g.tenant
 	twin.store = NewStore(g.rdb, g.store.ns+"twin", WithClock(g.store.clock), WithTenants(g.ts))
-	t.Cleanup(func() { cleanNamespace(g.rdb, g.store.ns+"twin") })
+	t.Cleanup(func() { testenv.CleanPrefix(g.rdb, g.store.ns+"twin") })
 	twin.proc = NewProcessor(twin.store, g.ts, schemas.NewTopics(""), twin.out.produce, zerolog.Nop(), nil)
 	twin.apply(t, e)
 	again := twin.out.updates(t)

@@ -51,7 +51,8 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	k, topics := testenv.Kafka(t)
-	e := &env{t: t, brokers: k.Addrs(), topics: topics, rdb: testenv.Redis(t), tenant: testenv.Tenant(t), base: testenv.Namespace(t)}
+	rdb := testenv.Redis(t)
+	e := &env{t: t, brokers: k.Addrs(), topics: topics, rdb: rdb, tenant: testenv.Tenant(t), base: testenv.RedisNamespace(t, rdb)}
 	e.idGroup, e.sgGroup = "id-"+e.base, "sg-"+e.base
 	ts, err := config.NewTenants([]config.Tenant{{ID: e.tenant, APIKeys: []string{"ak-" + e.tenant}}, {ID: e.tenant + "-b"}})
 	if err != nil {

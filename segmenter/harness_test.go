@@ -174,7 +174,8 @@ func newHarness(t testing.TB, o opts) *harness {
 		o.redis = testenv.Redis
 	}
 	k, topics := testenv.Kafka(t)
-	h := &harness{t: t, sink: &sink{}, src: newSource(), clock: &clock{t: t0}, tenant: testenv.Tenant(t), rdb: o.redis(t), brokers: k.Addrs(), topics: topics, ns: testenv.Namespace(t)}
+	h := &harness{t: t, sink: &sink{}, src: newSource(), clock: &clock{t: t0}, tenant: testenv.Tenant(t), rdb: o.redis(t), brokers: k.Addrs(), topics: topics}
+	h.ns = testenv.RedisNamespace(t, h.rdb)
 	ts, err := config.NewTenants([]config.Tenant{{ID: h.tenant, APIKeys: []string{apiKey}, Timezone: o.timezone}})
 	if err != nil {
 		t.Fatal(err)

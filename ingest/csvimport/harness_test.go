@@ -66,7 +66,7 @@ func newHarnessOn(t testing.TB, strict bool, cfg csvimport.Config, rdb redis.Uni
 		t.Fatal(err)
 	}
 	pub := ingest.NewPublisher(testenv.Client(t, h.brokers), topics, "import")
-	cfg.Namespace = testenv.Namespace(t)
+	cfg.Namespace = testenv.RedisNamespace(t, rdb)
 	h.svc, err = csvimport.New(cfg, csvimport.Deps{
 		Tenants: ts, Redis: rdb, Publisher: pub, Schema: schema.Validator(), Log: zerolog.Nop(),
 	})
