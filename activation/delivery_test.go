@@ -230,14 +230,16 @@ func TestHangingReceiverDoesNotDelayHealthyDestination(t *testing.T) {
 		// Several changes per profile and many profiles.
 		e.produce(e.change(schemas.SegmentEntered, "p"+strconv.Itoa(i%10), "seg"+strconv.Itoa(i), i))
 	}
-	waitFor(t, 8*time.Second, func() bool { return len(healthy.delivered()) == n })
+	waitFor(t, 15*time.Second, func() bool { return len(healthy.delivered()) == n })
 	var worst time.Duration
 	for _, c := range healthy.delivered() {
 		worst = max(worst, c.At.Sub(start))
 	}
-	// The hanging receiver holds its calls for 10 s (its Timeout is 5 s);
-	// the healthy one must have had everything long before.
-	if worst > 3*time.Second {
+	// The hanging receiver holds its calls for 10 s (its Timeout is 5 s):
+	// had it held up the healthy one, some delivery would come 5 s or more
+	// after the produce. The margin below 5 s absorbs a loaded CI machine
+	// (consumer group join, scheduling).
+	if worst > 4500*time.Millisecond {
 		t.Fatalf("healthy destination delayed: last delivery %s after produce", worst)
 	}
 	if got := len(hang.delivered()); got != 0 || hanging.Load() == 0 {
