@@ -24,7 +24,12 @@ local chg, chgOrder = {}, {}
 
 local function finish()
   local enc = cjson.encode(out)
-  redis.call("SET", dk, enc, "EX", m.ttl)
+  if m.ns == 1 then
+    -- replay: nothing will be republished from this key
+    redis.call("SET", dk, "1", "EX", m.ttl)
+  else
+    redis.call("SET", dk, enc, "EX", m.ttl)
+  end
   return {0, enc}
 end
 

@@ -34,6 +34,8 @@ type Processor struct {
 	// afterApply runs between the Redis write and the produce (tests use it
 	// to simulate a crash there).
 	afterApply func() error
+	// noStore: dedup keys keep "1" instead of the output (SkipStoredOutputs).
+	noStore bool
 }
 
 // NewProcessor builds a processor on a store. produce publishes output;
@@ -151,6 +153,9 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 			return fmt.Errorf("identity: publish profile updates: %w", err)
 		}
 	}
+	if p.noStore {
+		return nil
+	}
 	if err := p.store.markPublished(ctx, b.toMark); err != nil {
 		// Not fatal: a redelivery would republish identical records.
 		if errors.Is(err, context.Canceled) {
@@ -201,6 +206,9 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 			continue
 		}
 		c.items = append(c.items, pending{tenant: tenant, rules: r, event: e, raw: rec.Value, ts: eventTime(&e, now)})
+		if p.noStore {
+			msg.Ns = 1
+		}
 		c.inputs = append(c.inputs, applyInput{Tenant: tenant, Msg: msg})
 	}
 	return c

@@ -31,6 +31,7 @@ type scriptMsg struct {
 	Np    string         `json:"np"`  // id of a profile this message creates
 	Dp    string         `json:"dp"`  // delete: a profile id to delete
 	TbTTL int            `json:"tbttl"`
+	Ns    int            `json:"ns"` // 1: keep "1" as the dedup value, not the output (replay publishes nothing)
 }
 
 // applyInput is one message of a batch.

@@ -39,7 +39,9 @@ func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.T
 	for range idShards {
 		u := newUpdates(topics.ProfileUpdates)
 		s.outs = append(s.outs, u)
-		s.procs = append(s.procs, identity.NewProcessor(store, tenants, topics, u.produce, log, nil))
+		proc := identity.NewProcessor(store, tenants, topics, u.produce, log, nil)
+		proc.SkipStoredOutputs() // nothing is republished from a replay
+		s.procs = append(s.procs, proc)
 	}
 	return s
 }
