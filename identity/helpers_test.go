@@ -176,4 +176,3 @@ func at(min int) time.Time { return fixedNow.Add(time.Duration(min) * time.Minut
 func namespace(t testing.TB, rdb redis.UniversalClient) string {
 	return testenv.RedisNamespace(t, rdb)
 }
-
