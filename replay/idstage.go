@@ -34,13 +34,19 @@ type idStage struct {
 // sequence hands out increasing synthetic offsets.
 type sequence struct{ next int64 }
 
-func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.Topics, log zerolog.Logger, seq *sequence) *idStage {
+// skipOutputs is for a replay into a new generation, which nothing reads
+// outputs from; a replay into the live namespace must keep them, because a
+// live consumer that meets one of its messages later republishes the
+// stored output.
+func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.Topics, log zerolog.Logger, seq *sequence, skipOutputs bool) *idStage {
 	s := &idStage{seq: seq, tenants: tenants}
 	for range idShards {
 		u := newUpdates(topics.ProfileUpdates)
 		s.outs = append(s.outs, u)
 		proc := identity.NewProcessor(store, tenants, topics, u.produce, log, nil)
-		proc.SkipStoredOutputs() // nothing is republished from a replay
+		if skipOutputs {
+			proc.SkipStoredOutputs()
+		}
 		s.procs = append(s.procs, proc)
 	}
 	return s

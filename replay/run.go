@@ -202,7 +202,7 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 	} else if err := definitions.WaitReady(ctx); err != nil {
 		return nil, nil, nil, fmt.Errorf("replay: reading definitions: %w", err)
 	}
-	ids := newIDStage(store, o.Tenants, o.Topics, log.With().Str("component", "identity").Logger(), newSequence())
+	ids := newIDStage(store, o.Tenants, o.Topics, log.With().Str("component", "identity").Logger(), newSequence(), !o.IntoLive)
 	return ids, seg, cleanup, nil
 }
 
