@@ -1,6 +1,7 @@
 package segmenter
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,16 @@ const stateCodecV1 = 1
 var errBadState = errors.New("segmenter: corrupt profile state")
 
 func encodeState(st *State) []byte {
-	b := make([]byte, 0, 128)
+	b, _ := encodeStateWith(st, nil)
+	return b
+}
+
+// encodeStateWith encodes st; segs, when not nil, is the memberships
+// section as decoded (decodeStateSpan) and known to be unchanged, copied
+// instead of re-encoded (the memberships are the bulk of a state and
+// rarely change). It also returns the memberships section it wrote.
+func encodeStateWith(st *State, segs []byte) ([]byte, []byte) {
+	b := make([]byte, 0, 128+len(segs))
 	b = append(b, stateCodecV1)
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -53,22 +63,13 @@ func encodeState(st *State) []byte {
 			prev = t
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(st.Segs)))
-	for _, k := range sorted(func(f func(string)) {
-		for k := range st.Segs {
-			f(k)
-		}
-	}) {
-		str(k)
-		m := st.Segs[k]
-		if m.In {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
-		b = binary.AppendVarint(b, m.Seq)
-		b = binary.AppendVarint(b, m.Due)
+	segsAt := len(b)
+	if segs != nil {
+		b = append(b, segs...)
+	} else {
+		b = encodeSegs(b, st, sorted)
 	}
+	segsEnd := len(b)
 	b = binary.AppendUvarint(b, uint64(len(st.Offsets)))
 	for _, k := range sorted(func(f func(string)) {
 		for k := range st.Offsets {
@@ -80,6 +81,29 @@ func encodeState(st *State) []byte {
 	}
 	b = binary.AppendVarint(b, st.OutSeq)
 	str(st.Gone)
+	return b, b[segsAt:segsEnd:segsEnd]
+}
+
+// encodeSegs appends the memberships section: a count, then per segment id
+// (ascending) the id, in (1 byte), seq and due (varints).
+func encodeSegs(b []byte, st *State, sorted func(func(func(string))) []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(st.Segs)))
+	for _, k := range sorted(func(f func(string)) {
+		for k := range st.Segs {
+			f(k)
+		}
+	}) {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		m := st.Segs[k]
+		if m.In {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = binary.AppendVarint(b, m.Seq)
+		b = binary.AppendVarint(b, m.Due)
+	}
 	return b
 }
 
@@ -135,14 +159,35 @@ func (r *stateReader) count() int {
 }
 
 func decodeState(b []byte, st *State) error {
+	_, err := decodeStateSpan(b, st, false)
+	return err
+}
+
+// decodedState is what decodeStateSpan learns besides the State: the
+// memberships section as encoded (nil for the JSON format), to be written
+// back unchanged by encodeStateWith, and the earliest membership deadline.
+// With lazy set, st.Segs is left nil and ix holds the offset in segs of
+// each membership (ids ascending), for lookups and decodeSegs.
+type decodedState struct {
+	segs []byte
+	due  int64
+	ix   []int32
+	lazy bool
+}
+
+// decodeStateSpan decodes b into st. With lazy, the memberships are
+// validated and indexed but not decoded (when their ids are strictly
+// ascending, as encodeState writes them; otherwise they are decoded).
+func decodeStateSpan(b []byte, st *State, lazy bool) (decodedState, error) {
+	var ds decodedState
 	if len(b) == 0 {
-		return nil
+		return ds, nil
 	}
 	if b[0] == '{' {
-		return json.Unmarshal(b, st)
+		return ds, json.Unmarshal(b, st)
 	}
 	if b[0] != stateCodecV1 {
-		return errBadState
+		return ds, errBadState
 	}
 	r := &stateReader{b: b[1:]}
 	st.UserID = r.str()
@@ -166,6 +211,40 @@ func decodeState(b []byte, st *State) error {
 			st.Conds[k] = ts
 		}
 	}
+	segsAt := r.b
+	if lazy {
+		ds.ix, ds.due = r.indexSegs(segsAt)
+		ds.lazy = ds.ix != nil
+		if !ds.lazy && !r.err {
+			r.b = segsAt // not in order: decode them
+		}
+	}
+	if !ds.lazy && !r.err {
+		ds.due = r.segs(st)
+	}
+	if !r.err {
+		n := len(segsAt) - len(r.b)
+		ds.segs = segsAt[:n:n]
+	}
+	if n := r.count(); n > 0 {
+		st.Offsets = make(map[string]int64, n)
+		for range n {
+			k := r.str()
+			st.Offsets[k] = r.varint()
+		}
+	}
+	st.OutSeq = r.varint()
+	st.Gone = r.str()
+	if r.err {
+		return decodedState{}, errBadState
+	}
+	return ds, nil
+}
+
+// segs decodes the memberships section into st.Segs and returns the
+// earliest deadline.
+func (r *stateReader) segs(st *State) int64 {
+	var due int64
 	if n := r.count(); n > 0 {
 		st.Segs = make(map[string]*member, n)
 		ms := make([]member, n)
@@ -179,20 +258,85 @@ func decodeState(b []byte, st *State) error {
 			r.b = r.b[1:]
 			ms[i].Seq = r.varint()
 			ms[i].Due = r.varint()
+			if d := ms[i].Due; d > 0 && (due == 0 || d < due) {
+				due = d
+			}
 			st.Segs[k] = &ms[i]
 		}
 	}
-	if n := r.count(); n > 0 {
-		st.Offsets = make(map[string]int64, n)
-		for range n {
-			k := r.str()
-			st.Offsets[k] = r.varint()
+	return due
+}
+
+// indexSegs validates the memberships section (r.b == sec) and returns the
+// offset in sec of each membership and the earliest deadline. It returns a
+// nil index (r.err unset) when the ids are not strictly ascending.
+func (r *stateReader) indexSegs(sec []byte) ([]int32, int64) {
+	n := r.count()
+	if r.err {
+		return nil, 0
+	}
+	ix := make([]int32, 0, n)
+	var due int64
+	var prev []byte
+	for i := range n {
+		at := len(sec) - len(r.b)
+		kn := r.uvarint()
+		if r.err || kn > uint64(len(r.b)) {
+			r.err = true
+			r.b = nil
+			return nil, 0
+		}
+		k := r.b[:kn]
+		r.b = r.b[kn:]
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return nil, 0
+		}
+		prev = k
+		if len(r.b) == 0 {
+			r.err = true
+			r.b = nil
+			return nil, 0
+		}
+		r.b = r.b[1:]
+		r.varint()
+		if d := r.varint(); d > 0 && (due == 0 || d < due) {
+			due = d
+		}
+		if r.err {
+			return nil, 0
+		}
+		ix = append(ix, int32(at))
+	}
+	return ix, due
+}
+
+// segEntry decodes the membership at offset at of a memberships section.
+func segEntry(sec []byte, at int32) (id []byte, m member) {
+	r := &stateReader{b: sec[at:]}
+	kn := r.uvarint()
+	id = r.b[:kn]
+	r.b = r.b[kn:]
+	m.In = r.b[0] == 1
+	r.b = r.b[1:]
+	m.Seq = r.varint()
+	m.Due = r.varint()
+	return id, m
+}
+
+// segSearch finds a membership by id in an indexed memberships section.
+func segSearch(sec []byte, ix []int32, id string) (member, bool) {
+	lo, hi := 0, len(ix)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		k, m := segEntry(sec, ix[mid])
+		switch {
+		case string(k) == id:
+			return m, true
+		case string(k) < id:
+			lo = mid + 1
+		default:
+			hi = mid
 		}
 	}
-	st.OutSeq = r.varint()
-	st.Gone = r.str()
-	if r.err {
-		return errBadState
-	}
-	return nil
+	return member{}, false
 }

@@ -191,7 +191,7 @@ func (s *Service) applyMerge(ctx context.Context, u *update) error {
 		for k, ts := range w.p.st.Conds {
 			conds[k] = append(conds[k], ts...)
 		}
-		for id := range w.p.st.Segs {
+		for id := range w.p.segs() {
 			segs[id] = true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/user360/user360/schemas"
@@ -23,7 +24,7 @@ type evalCtx struct {
 // segments that reference a segment whose membership changed, in dependency
 // order. silent names segments whose entries are recorded but not published
 // (backfill of a segment with emitOnBackfill false).
-func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands map[string]*compiled, cause string, silent string) error {
+func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands []*compiled, cause string, silent string) error {
 	if len(cands) == 0 {
 		return nil
 	}
@@ -33,33 +34,35 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 		Trait:  p.trait,
 		Events: func(c *rules.EventCond) []int64 { return p.st.Conds[c.Key()] },
 		Member: func(id string) bool {
-			m := p.st.Segs[id]
-			return m != nil && m.In
+			m, ok := p.lookup(id)
+			return ok && m.In
 		},
 	}
 	// A queue in dependency order (shallowest first: what a segment
-	// references is final before it is evaluated).
-	queue := make([]*compiled, 0, len(cands))
-	deep := false
-	for _, c := range cands {
-		queue = append(queue, c)
-		deep = deep || c.depth > 1
+	// references is final before it is evaluated), without duplicates
+	// (cands may repeat a segment: it is collected from several indexes).
+	byDepth := func(a, b *compiled) int {
+		if a.order != b.order {
+			return a.order - b.order
+		}
+		return strings.Compare(a.def.ID, b.def.ID)
 	}
-	byDepth := func(a, b *compiled) int { return a.order - b.order }
-	if deep {
-		slices.SortFunc(queue, byDepth) // order matters only with references
-	}
+	slices.SortFunc(cands, byDepth)
+	queue := slices.CompactFunc(cands, func(a, b *compiled) bool { return a.def.ID == b.def.ID })
+	// The queue holds distinct segments until a dependent is queued; only
+	// then is a set of the evaluated ones needed.
+	evaluated := make([]string, 0, len(queue))
 	var done map[string]bool
 	for len(queue) > 0 {
 		c := queue[0]
 		queue = queue[1:]
-		if done[c.def.ID] {
-			continue
+		if done != nil {
+			if done[c.def.ID] {
+				continue
+			}
+			done[c.def.ID] = true
 		}
-		if done == nil {
-			done = make(map[string]bool, 2*len(cands))
-		}
-		done[c.def.ID] = true
+		evaluated = append(evaluated, c.def.ID)
 		if err := s.seed(ctx, ec, p, c.conds); err != nil {
 			return err
 		}
@@ -71,12 +74,17 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 				dueMs++ // round up: never fire before the instant
 			}
 		}
-		m := p.st.Segs[c.def.ID]
-		if m == nil {
-			if !in && dueMs == 0 {
-				continue // not a member, nothing to remember
+		if cur, ok := p.lookup(c.def.ID); ok {
+			if cur.In == in && cur.Due == dueMs && (cur.In || cur.Seq != 0 || cur.Due != 0) {
+				continue // unchanged
 			}
+		} else if !in && dueMs == 0 {
+			continue // not a member, nothing to remember
+		}
+		m := p.segs()[c.def.ID]
+		if m == nil {
 			m = &member{}
+			p.segsChanged()
 			if p.st.Segs == nil {
 				p.st.Segs = map[string]*member{}
 			}
@@ -85,8 +93,10 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 		if m.Due != dueMs {
 			m.Due = dueMs
 			p.dirty = true
+			p.segsChanged()
 		}
 		if m.In != in {
+			p.segsChanged()
 			m.In = in
 			m.Seq++
 			p.dirty = true
@@ -96,6 +106,12 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 			}
 			s.metrics.transition(p.tenant, in, cause)
 			if len(c.dependents) > 0 {
+				if done == nil {
+					done = make(map[string]bool, 2*len(evaluated)+len(queue)+len(c.dependents))
+					for _, id := range evaluated {
+						done[id] = true
+					}
+				}
 				for _, d := range c.dependents {
 					if !done[d.def.ID] {
 						queue = append(queue, d)
@@ -105,10 +121,11 @@ func (s *Service) evaluate(ctx context.Context, ec *evalCtx, p *pstate, cands ma
 			}
 		}
 		if !m.In && m.Seq == 0 && m.Due == 0 {
+			p.segsChanged()
 			delete(p.st.Segs, c.def.ID)
 		}
 	}
-	s.metrics.evaluations.WithLabelValues(p.tenant).Add(float64(len(done)))
+	s.metrics.evaluations.WithLabelValues(p.tenant).Add(float64(len(evaluated)))
 	return nil
 }
 
@@ -217,14 +234,14 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 	if p.st.Gone != "" {
 		return nil // a deleted or absorbed profile: updates for it are late
 	}
-	fresh := p.ver == 0 && len(p.st.Segs) == 0 && p.st.Traits == nil
+	fresh := p.ver == 0 && len(p.segs()) == 0 && p.st.Traits == nil
 	if u.UserID != "" {
 		p.st.UserID = u.UserID
 	}
 	if len(u.Identities) > 0 {
 		p.st.Identities = u.Identities
 	}
-	cands := make(map[string]*compiled, 16)
+	cands := make([]*compiled, 0, 16)
 	if u.Type == schemas.UserDeleted {
 		s.exitAll(ec, p, schemas.CauseDelete)
 		p.st = State{Gone: "deleted", Segs: p.st.Segs, Offsets: p.st.Offsets, OutSeq: p.st.OutSeq, UserID: p.st.UserID, Identities: p.st.Identities}
@@ -258,9 +275,7 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 		}
 		p.setTraits(u.traitsRaw)
 		for _, k := range changed {
-			for _, c := range ec.ix.byTrait[k] {
-				cands[c.def.ID] = c
-			}
+			cands = append(cands, ec.ix.byTrait[k]...)
 		}
 		p.dirty = true
 	}
@@ -275,37 +290,29 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 				p.st.Conds[c.Key()] = c.Retain(p.st.Conds[c.Key()], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc)
 			}
 		}
-		for _, c := range ec.ix.byEvent[e.Name] {
-			cands[c.def.ID] = c
-		}
+		cands = append(cands, ec.ix.byEvent[e.Name]...)
 		p.dirty = true
 	}
 	if fresh {
-		for _, c := range ec.ix.vacuous {
-			cands[c.def.ID] = c
-		}
+		cands = append(cands, ec.ix.vacuous...)
 	}
 	if u.Type == schemas.ProfileMerged {
 		// The survivor: everything it or the absorbed profiles were in,
 		// and every segment that reads an event condition that grew.
-		for id := range p.st.Segs {
+		for id := range p.segs() {
 			if c, ok := ec.ix.segs[id]; ok {
-				cands[id] = c
+				cands = append(cands, c)
 			}
 		}
 		for _, c := range u.mergedSegs {
 			if cc, ok := ec.ix.segs[c]; ok {
-				cands[c] = cc
+				cands = append(cands, cc)
 			}
 		}
 		for _, name := range u.mergedEvents {
-			for _, c := range ec.ix.byEvent[name] {
-				cands[c.def.ID] = c
-			}
+			cands = append(cands, ec.ix.byEvent[name]...)
 		}
-		for _, c := range ec.ix.vacuous {
-			cands[c.def.ID] = c
-		}
+		cands = append(cands, ec.ix.vacuous...)
 	}
 	cause := schemas.CauseEvent
 	if u.Type == schemas.ProfileMerged {
@@ -316,6 +323,8 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 
 // exitAll exits every membership (deletes, absorbed profiles).
 func (s *Service) exitAll(ec *evalCtx, p *pstate, cause string) {
+	p.segs()
+	p.segsChanged()
 	ids := make([]string, 0, len(p.st.Segs))
 	for id := range p.st.Segs {
 		ids = append(ids, id)
@@ -355,14 +364,16 @@ func (s *Service) absorb(ec *evalCtx, p *pstate) {
 // fireTimers re-evaluates the segments whose deadline has come.
 func (s *Service) fireTimers(ctx context.Context, ec *evalCtx, p *pstate) error {
 	p.dirty = true // the claimed timer must be rewritten (or removed)
+	p.segs()
 	if p.st.Gone != "" {
+		p.segsChanged()
 		for _, m := range p.st.Segs {
 			m.Due = 0
 		}
 		return nil
 	}
 	nowMs := ec.now.UnixMilli()
-	cands := map[string]*compiled{}
+	var cands []*compiled
 	for id, m := range p.st.Segs {
 		if m.Due == 0 || m.Due > nowMs {
 			continue
@@ -370,10 +381,11 @@ func (s *Service) fireTimers(ctx context.Context, ec *evalCtx, p *pstate) error 
 		c, ok := ec.ix.segs[id]
 		if !ok {
 			m.Due = 0
+			p.segsChanged()
 			p.dirty = true
 			continue
 		}
-		cands[id] = c
+		cands = append(cands, c)
 	}
 	// Prune event timestamps that can no longer count.
 	for _, c := range cands {
@@ -411,12 +423,14 @@ func (s *Service) backfillProfile(ctx context.Context, ec *evalCtx, p *pstate, c
 	if silent {
 		sil = c.def.ID
 	}
-	return s.evaluate(ctx, ec, p, map[string]*compiled{c.def.ID: c}, cause, sil)
+	return s.evaluate(ctx, ec, p, []*compiled{c}, cause, sil)
 }
 
 // dropSegment removes a deleted segment's membership from a profile,
 // publishing the exit.
 func (s *Service) dropSegment(ec *evalCtx, p *pstate, seg Segment) {
+	p.segs()
+	p.segsChanged()
 	m := p.st.Segs[seg.ID]
 	p.markChanged(seg.ID)
 	p.dirty = true

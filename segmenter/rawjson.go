@@ -62,6 +62,57 @@ func rawFields(b []byte) (map[string][]byte, bool) {
 	}
 }
 
+// findField finds the last member named name of a JSON object without
+// indexing or decoding the others (encoding/json keeps the last of
+// duplicate names too). ok is false on anything rawFields would refuse and
+// when a name has escapes (the caller then indexes the object).
+func findField(b []byte, name string) (val []byte, found, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return nil, false, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false, false
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return nil, false, false
+		}
+		keyRaw := b[i+1 : end-1]
+		if bytes.IndexByte(keyRaw, '\\') >= 0 {
+			return nil, false, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false, false
+		}
+		i = skipWS(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return nil, false, false
+		}
+		if string(keyRaw) == name {
+			val, found = b[i:vend], true
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return nil, false, false
+		}
+		if b[i] == '}' {
+			return val, found, true
+		}
+		if b[i] != ',' {
+			return nil, false, false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++

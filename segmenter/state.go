@@ -42,6 +42,12 @@ type pstate struct {
 	raw        map[string][]byte // lazily indexed st.Traits
 	lazy       map[string]any    // traits decoded one by one
 	indexed    bool
+	scans      int                    // traits found by scanning st.Traits, before indexing it
+	segsRaw    []byte                 // the memberships as read (codec section); nil = unknown
+	segsDue    int64                  // the earliest deadline in segsRaw
+	segsMut    bool                   // st.Segs changed since read: segsRaw is stale
+	segsLazy   bool                   // st.Segs not decoded yet: read segsRaw through segsIx
+	segsIx     []int32                // offset in segsRaw of each membership (ids ascending)
 	events     *schemas.ProfileEvents // fetched once for seeding
 	pending    []outEntry             // outbox entries left by an earlier attempt
 	out        []schemas.SegmentChange
@@ -75,6 +81,22 @@ func (p *pstate) trait(name string) (any, bool) {
 	if v, ok := p.lazy[name]; ok {
 		return v, true
 	}
+	// Rules of an update usually read one or two traits: find them by
+	// scanning, and index the whole object only when more are read.
+	if !p.indexed && p.scans < maxTraitScans && len(p.st.Traits) > 0 {
+		if r, found, ok := findField(p.st.Traits, name); ok {
+			p.scans++
+			if !found {
+				return nil, false
+			}
+			v := decodeRaw(r)
+			if p.lazy == nil {
+				p.lazy = make(map[string]any, 8)
+			}
+			p.lazy[name] = v
+			return v, true
+		}
+	}
 	if !p.indexed {
 		p.indexed = true
 		p.raw = nil
@@ -104,10 +126,51 @@ func (p *pstate) trait(name string) (any, bool) {
 func (p *pstate) setTraits(raw json.RawMessage) {
 	p.st.Traits = raw
 	p.traits, p.parsed = nil, false
-	p.raw, p.lazy, p.indexed = nil, nil, false
+	p.raw, p.lazy, p.indexed, p.scans = nil, nil, false, 0
+}
+
+// maxTraitScans is how many traits trait() finds by scanning the raw
+// object before it indexes it.
+const maxTraitScans = 3
+
+// segsChanged records that st.Segs was (or may have been) modified, so
+// that it is encoded again rather than copied from what was read. The
+// caller has called segs() before.
+func (p *pstate) segsChanged() { p.segsMut = true }
+
+// segs returns st.Segs, decoding the memberships first when they were
+// loaded lazily. Every reader of st.Segs but lookup calls it first.
+func (p *pstate) segs() map[string]*member {
+	if p.segsLazy {
+		p.segsLazy = false
+		if n := len(p.segsIx); n > 0 {
+			p.st.Segs = make(map[string]*member, n)
+			ms := make([]member, n)
+			for i, at := range p.segsIx {
+				id, m := segEntry(p.segsRaw, at)
+				ms[i] = m
+				p.st.Segs[string(id)] = &ms[i]
+			}
+		}
+		p.segsIx = nil
+	}
+	return p.st.Segs
+}
+
+// lookup reads one membership without decoding the others.
+func (p *pstate) lookup(id string) (member, bool) {
+	if p.segsLazy {
+		return segSearch(p.segsRaw, p.segsIx, id)
+	}
+	if m := p.st.Segs[id]; m != nil {
+		return *m, true
+	}
+	return member{}, false
 }
 
 func (p *pstate) markChanged(seg string) {
+	p.segs()
+	p.segsMut = true
 	if p.changed == nil {
 		p.changed = map[string]bool{}
 	}
@@ -116,7 +179,11 @@ func (p *pstate) markChanged(seg string) {
 
 // nextDue is the earliest membership deadline (0 = none).
 func (p *pstate) nextDue() int64 {
+	if p.segsRaw != nil && !p.segsMut {
+		return p.segsDue
+	}
 	var d int64
+	p.segs()
 	for _, m := range p.st.Segs {
 		if m.Due > 0 && (d == 0 || m.Due < d) {
 			d = m.Due

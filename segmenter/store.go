@@ -128,9 +128,11 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 			v, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
 			p.ver = v
 			if d, ok := vals[1].(string); ok && d != "" {
-				if err := decodeState([]byte(d), &p.st); err != nil {
+				ds, err := decodeStateSpan([]byte(d), &p.st, true)
+				if err != nil {
 					return fmt.Errorf("segmenter: decode state %s/%s: %w", p.tenant, p.id, err)
 				}
+				p.segsRaw, p.segsDue, p.segsIx, p.segsLazy = ds.segs, ds.due, ds.ix, ds.lazy
 			}
 			if t, ok := vals[2].(string); ok && t != "" {
 				p.st.Traits = json.RawMessage(t)
@@ -167,7 +169,12 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 			p.st.OutSeq++
 			fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b), change: &p.out[i]})
 		}
-		blob := encodeState(&p.st)
+		segsRaw := p.segsRaw
+		if p.segsMut {
+			segsRaw = nil
+			p.segs() // (never lazy when changed)
+		}
+		blob, _ := encodeStateWith(&p.st, segsRaw)
 		due := ""
 		if d := p.nextDue(); d > 0 {
 			due = strconv.FormatInt(d, 10)
@@ -182,6 +189,9 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 		args = append(args, strconv.FormatInt(p.ver, 10), blob, p.id, due, nowMs, len(fields), []byte(p.st.Traits))
 		for _, f := range fields {
 			args = append(args, f.field, f.value)
+		}
+		if len(segs) > 0 {
+			p.segs()
 		}
 		for _, seg := range segs {
 			keysList = append(keysList, k.members(seg))
