@@ -222,8 +222,6 @@ func (s *Store) apply(r *kgo.Record) {
 			byID[id] = json.RawMessage(r.Value)
 		}
 	}
-	s.applied[r.Partition] = r.Offset + 1
-	s.cond.Broadcast()
 	subs := s.subs[kind]
 	s.mu.Unlock()
 	if ok && ok2 {
@@ -235,6 +233,13 @@ func (s *Store) apply(r *kgo.Record) {
 			fn(tenant, id, v)
 		}
 	}
+	// Advance the applied offset only after the subscribers ran, so that a
+	// Put returns once this process's stages (the segmenter's registry, …)
+	// know the change.
+	s.mu.Lock()
+	s.applied[r.Partition] = r.Offset + 1
+	s.cond.Broadcast()
+	s.mu.Unlock()
 }
 
 func validName(parts ...string) bool {

@@ -261,7 +261,10 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 }
 
 func createSegment(ctx context.Context, base, apiKey, name string, rule map[string]any) (string, error) {
-	body, _ := json.Marshal(map[string]any{"name": name, "rule": rule, "emitOnBackfill": false})
+	// emitOnBackfill: users created while the segment's backfill scans the
+	// existing profiles may be entered by the backfill rather than by their
+	// own update; their entries must be published too.
+	body, _ := json.Marshal(map[string]any{"name": name, "rule": rule, "emitOnBackfill": true})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/segments", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Content-Type", "application/json")
