@@ -212,16 +212,17 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 			}
 		}()
 	}
-	var tick <-chan time.Time
+	// Requests are scheduled at start + i·interval (no ticker: a late
+	// request is sent at once instead of being dropped, so the rate holds).
+	var interval time.Duration
 	if cfg.Rate > 0 {
-		interval := time.Duration(float64(time.Second) * float64(cfg.BatchSize) / float64(cfg.Rate))
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
+		interval = time.Duration(float64(time.Second) * float64(cfg.BatchSize) / float64(cfg.Rate))
 	}
-	for first := 0; first < cfg.Events && ctx.Err() == nil; first += cfg.BatchSize {
-		if tick != nil {
-			<-tick
+	for i, first := 0, 0; first < cfg.Events && ctx.Err() == nil; i, first = i+1, first+cfg.BatchSize {
+		if interval > 0 {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
 		}
 		jobs <- first
 	}
