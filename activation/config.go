@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/user360/user360/internal/defaults"
 )
 
 // Config configures the activation role. Zero values are replaced by the
@@ -70,48 +72,22 @@ var ErrInvalidConfig = errors.New("activation: invalid config")
 // withDefaults fills zero values.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Namespace == "" {
-		c.Namespace = d.Namespace
-	}
-	if c.Group == "" {
-		c.Group = d.Group
-	}
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
-	if c.BaseBackoff == 0 {
-		c.BaseBackoff = d.BaseBackoff
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = d.MaxBackoff
-	}
-	if c.MaxRetryAfter == 0 {
-		c.MaxRetryAfter = d.MaxRetryAfter
-	}
-	if c.MaxAge == 0 {
-		c.MaxAge = d.MaxAge
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = d.Concurrency
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	}
+	defaults.Set(&c.Namespace, d.Namespace)
+	defaults.Set(&c.Group, d.Group)
+	defaults.Set(&c.Timeout, d.Timeout)
+	defaults.Set(&c.BaseBackoff, d.BaseBackoff)
+	defaults.Set(&c.MaxBackoff, d.MaxBackoff)
+	defaults.Set(&c.MaxRetryAfter, d.MaxRetryAfter)
+	defaults.Set(&c.MaxAge, d.MaxAge)
+	defaults.Set(&c.Concurrency, d.Concurrency)
+	defaults.Set(&c.PollInterval, d.PollInterval)
 	if c.Lease == 0 {
 		c.Lease = c.Timeout + 30*time.Second
 	}
-	if c.BreakerThreshold == 0 {
-		c.BreakerThreshold = d.BreakerThreshold
-	}
-	if c.BreakerCooldown == 0 {
-		c.BreakerCooldown = d.BreakerCooldown
-	}
-	if c.ExportPageSize == 0 {
-		c.ExportPageSize = d.ExportPageSize
-	}
-	if c.MaxPollRecords == 0 {
-		c.MaxPollRecords = d.MaxPollRecords
-	}
+	defaults.Set(&c.BreakerThreshold, d.BreakerThreshold)
+	defaults.Set(&c.BreakerCooldown, d.BreakerCooldown)
+	defaults.Set(&c.ExportPageSize, d.ExportPageSize)
+	defaults.Set(&c.MaxPollRecords, d.MaxPollRecords)
 	return c
 }
 

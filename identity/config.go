@@ -3,6 +3,8 @@ package identity
 import (
 	"fmt"
 	"time"
+
+	"github.com/user360/user360/internal/defaults"
 )
 
 // Config configures the identity stage.
@@ -47,33 +49,15 @@ func DefaultConfig() Config {
 // withDefaults fills zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Namespace == "" {
-		c.Namespace = d.Namespace
-	}
-	if c.Group == "" {
-		c.Group = d.Group
-	}
-	if c.MaxPollRecords == 0 {
-		c.MaxPollRecords = d.MaxPollRecords
-	}
-	if c.TimelineCap == 0 {
-		c.TimelineCap = d.TimelineCap
-	}
-	if c.CounterLookbackDays == 0 {
-		c.CounterLookbackDays = d.CounterLookbackDays
-	}
-	if c.DedupTTL == 0 {
-		c.DedupTTL = d.DedupTTL
-	}
-	if c.TombstoneTTL == 0 {
-		c.TombstoneTTL = d.TombstoneTTL
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if c.MaxBulk == 0 {
-		c.MaxBulk = d.MaxBulk
-	}
+	defaults.Set(&c.Namespace, d.Namespace)
+	defaults.Set(&c.Group, d.Group)
+	defaults.Set(&c.MaxPollRecords, d.MaxPollRecords)
+	defaults.Set(&c.TimelineCap, d.TimelineCap)
+	defaults.Set(&c.CounterLookbackDays, d.CounterLookbackDays)
+	defaults.Set(&c.DedupTTL, d.DedupTTL)
+	defaults.Set(&c.TombstoneTTL, d.TombstoneTTL)
+	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
+	defaults.Set(&c.MaxBulk, d.MaxBulk)
 	return c
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/user360/user360/internal/defaults"
 )
 
 // Config configures the segmenter role.
@@ -67,45 +69,19 @@ var ErrInvalidConfig = errors.New("segmenter: invalid config")
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Namespace == "" {
-		c.Namespace = d.Namespace
-	}
-	if c.Group == "" {
-		c.Group = d.Group
-	}
-	if c.MaxPollRecords == 0 {
-		c.MaxPollRecords = d.MaxPollRecords
-	}
-	if c.TimerTick == 0 {
-		c.TimerTick = d.TimerTick
-	}
-	if c.TimerBatch == 0 {
-		c.TimerBatch = d.TimerBatch
-	}
-	if c.TimerLease == 0 {
-		c.TimerLease = d.TimerLease
-	}
-	if c.BackfillPage == 0 {
-		c.BackfillPage = d.BackfillPage
-	}
-	if c.JobLease == 0 {
-		c.JobLease = d.JobLease
-	}
-	if c.JobPoll == 0 {
-		c.JobPoll = d.JobPoll
-	}
-	if c.OutboxGrace == 0 {
-		c.OutboxGrace = d.OutboxGrace
-	}
-	if c.PreviewScan == 0 {
-		c.PreviewScan = d.PreviewScan
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if c.MaxSegments == 0 {
-		c.MaxSegments = d.MaxSegments
-	}
+	defaults.Set(&c.Namespace, d.Namespace)
+	defaults.Set(&c.Group, d.Group)
+	defaults.Set(&c.MaxPollRecords, d.MaxPollRecords)
+	defaults.Set(&c.TimerTick, d.TimerTick)
+	defaults.Set(&c.TimerBatch, d.TimerBatch)
+	defaults.Set(&c.TimerLease, d.TimerLease)
+	defaults.Set(&c.BackfillPage, d.BackfillPage)
+	defaults.Set(&c.JobLease, d.JobLease)
+	defaults.Set(&c.JobPoll, d.JobPoll)
+	defaults.Set(&c.OutboxGrace, d.OutboxGrace)
+	defaults.Set(&c.PreviewScan, d.PreviewScan)
+	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
+	defaults.Set(&c.MaxSegments, d.MaxSegments)
 	return c
 }
 
