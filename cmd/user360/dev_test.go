@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // devProcess runs `user360 dev` in-process on free ports and returns its
 // HTTP base URL and broker address, parsed from what it prints. It stops at
 // the end of the test.
-func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
+func devProcess(t testing.TB, extra ...string) (httpURL, broker string) {
 	t.Helper()
 	httpURL, broker, stop := startDev(t, extra...)
 	t.Cleanup(stop)
@@ -26,11 +27,12 @@ func devProcess(t *testing.T, extra ...string) (httpURL, broker string) {
 }
 
 // startDev is devProcess with an explicit stop.
-func startDev(t *testing.T, extra ...string) (httpURL, broker string, stop func()) {
+func startDev(t testing.TB, extra ...string) (httpURL, broker string, stop func()) {
 	t.Helper()
 	t.Setenv("USER360_DEV_WRITE_KEY", "wk_e2e")
 	t.Setenv("USER360_DEV_API_KEY", "ak_e2e")
-	t.Setenv("USER360_REDIS_URL", "")
+	// The embedded Redis, unless a benchmark asks for a real server.
+	t.Setenv("USER360_REDIS_URL", os.Getenv("USER360_BENCH_REDIS_URL"))
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
