@@ -44,6 +44,20 @@ func normEmail(v string) (string, bool) {
 // normPhone converts a phone number to E.164; numbers without a country
 // code take the region. ok is false when it is not a valid number.
 func normPhone(v, region string) (string, bool) {
+	if len(v) > phoneCacheKeyMax {
+		return parsePhone(v, region)
+	}
+	k := phoneKey{v, region}
+	if r, ok := phones.get(k); ok {
+		return r.n, r.ok
+	}
+	n, ok := parsePhone(v, region)
+	phones.put(k, phoneResult{n, ok})
+	return n, ok
+}
+
+// parsePhone is normPhone without the cache.
+func parsePhone(v, region string) (string, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return v, false

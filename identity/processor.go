@@ -188,9 +188,10 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 			continue
 		}
 		// Decoded without schemas.Event's Extra handling (a second full
-		// decode): identity never re-emits the message itself.
+		// decode): identity never re-emits the message itself. decodeEvent
+		// is json.Unmarshal with a fast path for the common shape.
 		var pe plainEvent
-		if err := json.Unmarshal(rec.Value, &pe); err != nil {
+		if err := decodeEvent(rec.Value, &pe); err != nil {
 			p.m.messages.WithLabelValues(tenant, "unknown", "dead_letter").Inc()
 			dead(tenant, "", "", "value is not a valid event: "+err.Error(), rec.Value)
 			continue

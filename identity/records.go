@@ -97,6 +97,9 @@ type wireUpdate struct {
 	Traits     json.RawMessage    `json:"traits,omitempty"`
 	Merge      *schemas.Merge     `json:"merge,omitempty"`
 	Timestamp  time.Time          `json:"timestamp"`
+	// rawValid: Event, Changes and Traits are valid JSON by construction
+	// (encodeUpdate then skips validating them; never encoded).
+	rawValid bool
 }
 
 // appendRaw appends a stored JSON value ("" = null; invalid JSON, which the
@@ -114,8 +117,7 @@ func appendRaw(buf []byte, v string) []byte {
 
 // appendKey appends a JSON object key and the colon.
 func appendKey(buf []byte, k string) []byte {
-	b, _ := json.Marshal(k)
-	buf = append(buf, b...)
+	buf = appendJSONString(buf, k)
 	return append(buf, ':')
 }
 
@@ -193,7 +195,7 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 			}
 			ups = append(ups, wireUpdate{
 				Type: schemas.UserDeleted, MessageID: outputID(tenant, e.MessageID, schemas.UserDeleted, pid),
-				Tenant: tenant, ProfileID: pid, UserID: uid, Identities: idents, Timestamp: ts,
+				Tenant: tenant, ProfileID: pid, UserID: uid, Identities: idents, Timestamp: ts, rawValid: true,
 			})
 		}
 		return ups
@@ -208,7 +210,9 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 	if len(out.Ab) > 0 {
 		merge = &schemas.Merge{Survivor: out.P, Absorbed: append([]string(nil), out.Ab...)}
 	}
-	base := wireUpdate{Tenant: tenant, ProfileID: out.P, UserID: userIDOf(idents), Identities: idents, Timestamp: ts}
+	// traits and changes are valid by construction; event is the
+	// json.Marshal output of prepare
+	base := wireUpdate{Tenant: tenant, ProfileID: out.P, UserID: userIDOf(idents), Identities: idents, Timestamp: ts, rawValid: true}
 	var ups []wireUpdate
 	if out.Cr == 1 {
 		u := base
@@ -238,7 +242,7 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 
 // updateRecord encodes a profile update as a profile-updates record.
 func updateRecord(topic string, u *wireUpdate) (*kgo.Record, error) {
-	v, err := json.Marshal(u)
+	v, err := encodeUpdate(u)
 	if err != nil {
 		return nil, err
 	}

@@ -98,11 +98,7 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult,
 	}
 	payloads := make([][]byte, len(in))
 	for i := range in {
-		b, err := json.Marshal(&in[i].Msg)
-		if err != nil {
-			return nil, fmt.Errorf("identity: encode script message: %w", err)
-		}
-		payloads[i] = b
+		payloads[i] = scriptPayload(&in[i].Msg)
 	}
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
@@ -148,6 +144,10 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult,
 	}
 }
 
+// scriptPayload encodes a script message (ARGV[2]); it cannot fail: the
+// message holds strings and integers only.
+func scriptPayload(m *scriptMsg) []byte { return encodeScriptMsg(m) }
+
 // decodeReply reads {dup, output}.
 func decodeReply(v any, r *applyResult) error {
 	arr, ok := v.([]any)
@@ -161,7 +161,7 @@ func decodeReply(v any, r *applyResult) error {
 		r.Published = true
 		return nil
 	}
-	if err := json.Unmarshal([]byte(out), &r.Out); err != nil {
+	if err := decodeOut(out, &r.Out); err != nil {
 		return fmt.Errorf("%w: output: %w", ErrScript, err)
 	}
 	return nil
