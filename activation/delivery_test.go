@@ -60,9 +60,16 @@ func TestDeliveryIsSignedWithDeliveryIDAndBothFormats(t *testing.T) {
 		props["audience_key"] != "big_spenders" || props["big_spenders"] != true || traits["email"] != "p1@example.com" {
 		t.Fatalf("segment body: %s", b.Body)
 	}
-	// The stats count the deliveries.
+	// The stats count the deliveries (recorded once the worker has the
+	// receiver's answer, which may be just after the receiver saw the call).
 	var st Stats
-	if code := e.do("GET", "/v1/destinations/"+idA+"/stats", nil, &st); code != 200 || st.Delivered != 1 || st.Pending != 0 || st.Latency.Count != 1 {
+	var code int
+	waitFor(t, 10*time.Second, func() bool {
+		st = Stats{}
+		code = e.do("GET", "/v1/destinations/"+idA+"/stats", nil, &st)
+		return code == 200 && st.Delivered == 1
+	})
+	if code != 200 || st.Delivered != 1 || st.Pending != 0 || st.Latency.Count != 1 {
 		t.Fatalf("stats: %d %+v", code, st)
 	}
 }
@@ -95,8 +102,13 @@ func TestServerErrorsAreRetriedWithGrowingGapsThenDeliveredOnce(t *testing.T) {
 	if gaps[3] <= gaps[0] || gaps[3] < 160*time.Millisecond {
 		t.Fatalf("gaps do not grow: %v", gaps)
 	}
+	// The outcome is recorded once the worker has the receiver's answer.
 	var st Stats
-	e.do("GET", "/v1/destinations/"+id+"/stats", nil, &st)
+	waitFor(t, 10*time.Second, func() bool {
+		st = Stats{}
+		e.do("GET", "/v1/destinations/"+id+"/stats", nil, &st)
+		return st.Delivered == 1
+	})
 	if st.Delivered != 1 || st.Retrying != 0 || st.Failed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
