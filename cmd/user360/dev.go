@@ -133,7 +133,7 @@ func devRedis(ctx context.Context, log zerolog.Logger) (rdb redis.UniversalClien
 		emb.Close()
 		return nil, nil, false, err
 	}
-	log.Warn().Str("redis", emb.Addr()).Msg("USER360_REDIS_URL is not set: using an embedded in-memory Redis; profiles and segments are lost when the process stops (the Kafka log keeps the events)")
+	log.Warn().Str("redis", emb.Addr()).Msg("USER360_REDIS_URL is not set: state is in an embedded in-memory Redis (with --data-dir it is rebuilt from the persisted log at the next start)")
 	return rdb, func() { _ = rdb.Close(); emb.Close() }, true, nil
 }
 
