@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/user360/user360/internal/jsonscan"
 )
 
 // decodeEvent decodes an events-topic value into e. It reads the common
@@ -91,7 +93,7 @@ func (d *evParser) str() (string, bool) {
 			if !esc {
 				return string(raw), true
 			}
-			return unescapeEvent(raw)
+			return jsonscan.Unescape(raw)
 		case c == '\\':
 			esc = true
 			d.i += 2
@@ -104,66 +106,6 @@ func (d *evParser) str() (string, bool) {
 		d.i++
 	}
 	return "", false
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r*16 + rune(c)
-	}
-	return r, true
-}
-
-func unescapeEvent(raw []byte) (string, bool) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i >= len(raw) {
-			return "", false
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(raw[i+1:])
-			if !ok || (r >= 0xD800 && r < 0xE000) {
-				return "", false
-			}
-			out = utf8.AppendRune(out, r)
-			i += 4
-		default:
-			return "", false
-		}
-	}
-	return string(out), true
 }
 
 // number reads a JSON number as encoding/json does into an interface.

@@ -3,6 +3,8 @@ package identity
 import (
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/user360/user360/internal/jsonscan"
 )
 
 // decodeOut decodes an apply.lua output into o. It reads the common shape
@@ -56,7 +58,7 @@ func (f *outParser) peek() byte {
 	return 0
 }
 
-// str reads a JSON string with only the short escapes and valid UTF-8.
+// str reads a JSON string (escapes resolved) of valid UTF-8.
 func (f *outParser) str() (string, bool) {
 	if !f.next('"') {
 		return "", false
@@ -76,7 +78,7 @@ func (f *outParser) str() (string, bool) {
 			if !esc {
 				return raw, true // shares the output's memory
 			}
-			return unescapeShort(raw)
+			return jsonscan.Unescape(raw)
 		case c == '\\':
 			esc = true
 			f.i += 2
@@ -89,40 +91,6 @@ func (f *outParser) str() (string, bool) {
 		f.i++
 	}
 	return "", false
-}
-
-// unescapeShort resolves \" \\ \/ \b \f \n \r \t; \u escapes are not the
-// simple shape.
-func unescapeShort(raw string) (string, bool) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i >= len(raw) {
-			return "", false
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		default:
-			return "", false
-		}
-	}
-	return string(out), true
 }
 
 // integer reads an optionally negative run of at most 18 digits without

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/user360/user360/internal/jsonscan"
 )
 
 // The gateway validates a request body once with json.Valid and then walks
@@ -74,32 +76,35 @@ func (fs fields) appendTo(b []byte) []byte {
 // splitObject returns the members of a valid JSON object. A later duplicate
 // key replaces an earlier one, as encoding/json does.
 func splitObject(b []byte) (fields, error) {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, errNotObject
 	}
 	var fs fields
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return fs, nil
 	}
 	for i < len(b) {
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i >= len(b) || b[i] != '"' {
 			return nil, errNotObject
 		}
-		kEnd := skipString(b, i)
+		kEnd := jsonscan.SkipString(b, i)
+		if kEnd < 0 {
+			return nil, errNotObject
+		}
 		rawKey := b[i:kEnd]
 		key, err := unquote(rawKey)
 		if err != nil {
 			return nil, err
 		}
-		i = skipSpace(b, kEnd)
+		i = jsonscan.SkipSpace(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
 			return nil, errNotObject
 		}
-		vStart := skipSpace(b, i+1)
-		vEnd := skipValue(b, vStart)
+		vStart := jsonscan.SkipSpace(b, i+1)
+		vEnd := jsonscan.SkipValue(b, vStart)
 		if vEnd <= vStart {
 			return nil, errNotObject
 		}
@@ -107,7 +112,7 @@ func splitObject(b []byte) (fields, error) {
 			fs.del(key)
 		}
 		fs = append(fs, field{rawKey: rawKey, key: key, val: b[vStart:vEnd]})
-		i = skipSpace(b, vEnd)
+		i = jsonscan.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
 			i++
 			continue
@@ -122,23 +127,23 @@ func splitObject(b []byte) (fields, error) {
 
 // splitArray returns the elements of a valid JSON array.
 func splitArray(b []byte) ([]json.RawMessage, error) {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil, errors.New("not a JSON array")
 	}
 	var out []json.RawMessage
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return out, nil
 	}
 	for i < len(b) {
-		vStart := skipSpace(b, i)
-		vEnd := skipValue(b, vStart)
+		vStart := jsonscan.SkipSpace(b, i)
+		vEnd := jsonscan.SkipValue(b, vStart)
 		if vEnd <= vStart {
 			return nil, errors.New("malformed array")
 		}
 		out = append(out, b[vStart:vEnd])
-		i = skipSpace(b, vEnd)
+		i = jsonscan.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
 			i++
 			continue
@@ -160,70 +165,4 @@ func unquote(raw []byte) (string, error) {
 		return "", err
 	}
 	return s, nil
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	i++
-	for i < len(b) {
-		switch b[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return len(b)
-	default:
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
 }

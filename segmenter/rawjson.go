@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/user360/user360/internal/jsonscan"
 )
 
 // rawFields indexes the members of a JSON object without decoding their
@@ -12,12 +14,12 @@ import (
 // encoding/json (it is part of a decoded record or was written by us); on
 // anything unexpected ok is false and the caller decodes the usual way.
 func rawFields(b []byte) (map[string][]byte, bool) {
-	i := skipWS(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
 	out := make(map[string][]byte, 32)
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return out, true
 	}
@@ -25,7 +27,7 @@ func rawFields(b []byte) (map[string][]byte, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, false
 		}
-		end := skipString(b, i)
+		end := jsonscan.SkipString(b, i)
 		if end < 0 {
 			return nil, false
 		}
@@ -38,17 +40,17 @@ func rawFields(b []byte) (map[string][]byte, bool) {
 		} else {
 			key = string(keyRaw)
 		}
-		i = skipWS(b, end)
+		i = jsonscan.SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
 		}
-		i = skipWS(b, i+1)
-		vend := skipValue(b, i)
+		i = jsonscan.SkipSpace(b, i+1)
+		vend := jsonscan.SkipValue(b, i)
 		if vend < 0 {
 			return nil, false
 		}
 		out[key] = b[i:vend]
-		i = skipWS(b, vend)
+		i = jsonscan.SkipSpace(b, vend)
 		if i >= len(b) {
 			return nil, false
 		}
@@ -58,7 +60,7 @@ func rawFields(b []byte) (map[string][]byte, bool) {
 		if b[i] != ',' {
 			return nil, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 }
 
@@ -67,11 +69,11 @@ func rawFields(b []byte) (map[string][]byte, bool) {
 // duplicate names too). ok is false on anything rawFields would refuse and
 // when a name has escapes (the caller then indexes the object).
 func findField(b []byte, name string) (val []byte, found, ok bool) {
-	i := skipWS(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false, false
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return nil, false, true
 	}
@@ -79,7 +81,7 @@ func findField(b []byte, name string) (val []byte, found, ok bool) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, false, false
 		}
-		end := skipString(b, i)
+		end := jsonscan.SkipString(b, i)
 		if end < 0 {
 			return nil, false, false
 		}
@@ -87,19 +89,19 @@ func findField(b []byte, name string) (val []byte, found, ok bool) {
 		if bytes.IndexByte(keyRaw, '\\') >= 0 {
 			return nil, false, false
 		}
-		i = skipWS(b, end)
+		i = jsonscan.SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false, false
 		}
-		i = skipWS(b, i+1)
-		vend := skipValue(b, i)
+		i = jsonscan.SkipSpace(b, i+1)
+		vend := jsonscan.SkipValue(b, i)
 		if vend < 0 {
 			return nil, false, false
 		}
 		if string(keyRaw) == name {
 			val, found = b[i:vend], true
 		}
-		i = skipWS(b, vend)
+		i = jsonscan.SkipSpace(b, vend)
 		if i >= len(b) {
 			return nil, false, false
 		}
@@ -109,67 +111,8 @@ func findField(b []byte, name string) (val []byte, found, ok bool) {
 		if b[i] != ',' {
 			return nil, false, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e := skipString(b, j)
-				if e < 0 {
-					return -1
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }
 
 // decodeRaw decodes one JSON value as encoding/json does into an any.
