@@ -99,6 +99,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	for _, sc := range []*redis.Script{commitScript, clearScript, claimScript, leaseScript, releaseScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting: a clean shutdown
+			}
 			return fmt.Errorf("segmenter: load scripts: %w", err)
 		}
 	}
