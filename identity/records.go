@@ -121,54 +121,44 @@ func appendKey(buf []byte, k string) []byte {
 	return append(buf, ':')
 }
 
-// rawTraits builds the traits object from [name, JSON] pairs, sorted.
-func rawTraits(tr luaList[[]string]) json.RawMessage {
-	if len(tr) == 0 {
+// rawObject builds a JSON object from script entries of the given arity,
+// sorted by their first element (the key); value writes the rest.
+func rawObject(entries luaList[[]string], arity, sizeHint int, value func(buf []byte, e []string) []byte) json.RawMessage {
+	if len(entries) == 0 {
 		return nil
 	}
-	sort.Slice(tr, func(i, j int) bool { return tr[i][0] < tr[j][0] })
-	buf := make([]byte, 0, 32*len(tr))
+	sort.Slice(entries, func(i, j int) bool { return entries[i][0] < entries[j][0] })
+	buf := make([]byte, 0, sizeHint*len(entries))
 	buf = append(buf, '{')
 	n := 0
-	for _, kv := range tr {
-		if len(kv) != 2 {
+	for _, e := range entries {
+		if len(e) != arity {
 			continue
 		}
 		if n > 0 {
 			buf = append(buf, ',')
 		}
 		n++
-		buf = appendKey(buf, kv[0])
-		buf = appendRaw(buf, kv[1])
+		buf = appendKey(buf, e[0])
+		buf = value(buf, e)
 	}
 	return append(buf, '}')
 }
 
+// rawTraits builds the traits object from [name, JSON] pairs, sorted.
+func rawTraits(tr luaList[[]string]) json.RawMessage {
+	return rawObject(tr, 2, 32, func(buf []byte, kv []string) []byte { return appendRaw(buf, kv[1]) })
+}
+
 // rawChanges builds the changes object from [name, old, new] triples.
 func rawChanges(ch luaList[[]string]) json.RawMessage {
-	if len(ch) == 0 {
-		return nil
-	}
-	sort.Slice(ch, func(i, j int) bool { return ch[i][0] < ch[j][0] })
-	buf := make([]byte, 0, 48*len(ch))
-	buf = append(buf, '{')
-	n := 0
-	for _, c := range ch {
-		if len(c) != 3 {
-			continue
-		}
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		n++
-		buf = appendKey(buf, c[0])
+	return rawObject(ch, 3, 48, func(buf []byte, c []string) []byte {
 		buf = append(buf, `{"old":`...)
 		buf = appendRaw(buf, c[1])
 		buf = append(buf, `,"new":`...)
 		buf = appendRaw(buf, c[2])
-		buf = append(buf, '}')
-	}
-	return append(buf, '}')
+		return append(buf, '}')
+	})
 }
 
 // profileUpdates builds the profile-updates records of one applied
