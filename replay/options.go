@@ -50,8 +50,14 @@ type Options struct {
 	// log); To the latest (zero = up to the end captured at start). Both
 	// are Kafka record timestamps (the time the gateway published).
 	From, To time.Time
-	// Tenant restricts the replay to one tenant; only with IntoLive.
+	// Tenant restricts the replay to one tenant; only with IntoLive or
+	// Segment.
 	Tenant string
+	// Segment backfills one segment of Tenant from the log window instead
+	// of replaying everything: its event conditions' state is rebuilt
+	// from the window's matching events in the live namespace, and the
+	// changes are published (see segment.go). No generation, no switch.
+	Segment string
 	// IntoLive replays into the active namespace instead of a new
 	// generation (no switch; idempotent re-application).
 	IntoLive bool
@@ -113,6 +119,9 @@ func (o *Options) validate() error {
 	}
 	if !o.From.IsZero() && !o.To.IsZero() && o.To.Before(o.From) {
 		return fmt.Errorf("%w: --to %s is before --from %s", ErrOptions, o.To.Format(time.RFC3339), o.From.Format(time.RFC3339))
+	}
+	if o.Segment != "" {
+		return o.validateSegment()
 	}
 	if o.Tenant != "" {
 		if _, ok := o.Tenants.Get(o.Tenant); !ok {

@@ -45,10 +45,16 @@ type Plan struct {
 	To             time.Time `json:"to,omitzero"`
 	Switch         bool      `json:"switch"`
 	IntoLive       bool      `json:"intoLive"`
+	// Segment is set for a segment backfill (Options.Segment).
+	Segment *SegmentPlan `json:"segment,omitempty"`
 }
 
 // Print writes the plan for humans (the --dry-run output).
 func (p Plan) Print(w io.Writer) {
+	if p.Segment != nil {
+		p.printSegment(w)
+		return
+	}
 	fmt.Fprintf(w, "replay plan\n")
 	fmt.Fprintf(w, "  topic           %s\n", p.Topic)
 	fmt.Fprintf(w, "  live namespace  %s\n", p.Live)

@@ -31,6 +31,8 @@ type Result struct {
 	Duration                              time.Duration `json:"duration"`
 	// Switched says the target generation is now the active one.
 	Switched bool `json:"switched"`
+	// Segment is the outcome of a segment backfill (Options.Segment).
+	Segment *SegmentResult `json:"segment,omitempty"`
 }
 
 // Rate is the records read per second.
@@ -56,6 +58,9 @@ type runner struct {
 func Run(ctx context.Context, o Options) (Result, error) {
 	if err := o.validate(); err != nil {
 		return Result{}, err
+	}
+	if o.Segment != "" {
+		return runSegment(ctx, o)
 	}
 	cl, err := kafka.NewClient(o.Kafka)
 	if err != nil {
@@ -153,6 +158,34 @@ func (r *runner) checkEmpty(ctx context.Context) error {
 	return nil
 }
 
+// startDefinitions returns o.Definitions once it is ready, or starts a
+// definition store on the definitions topic and waits until it caught up;
+// cleanup stops it.
+func startDefinitions(ctx context.Context, o *Options) (segmenter.Definitions, func(), error) {
+	if o.Definitions != nil {
+		if err := o.Definitions.WaitReady(ctx); err != nil {
+			return nil, nil, fmt.Errorf("replay: reading definitions: %w", err)
+		}
+		return o.Definitions, func() {}, nil
+	}
+	own, err := defs.New(defs.Config{Client: o.Kafka, Topic: o.Topics.Definitions}, o.Log.With().Str("component", "defs").Logger())
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: definitions: %w", err)
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = own.Run(dctx) }()
+	cleanup := func() { cancel(); <-done }
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	err = own.WaitReady(wctx)
+	wcancel()
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("replay: reading definitions: %w", err)
+	}
+	return own, cleanup, nil
+}
+
 // discard is the segmenter's emitter in a replay: the changes were
 // published by the live pipeline when the events first arrived.
 type discard struct{}
@@ -167,15 +200,9 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 	idCfg := o.Identity
 	idCfg.Namespace = r.plan.Target
 	store := identity.NewStore(o.Redis, r.plan.Target, identity.WithConfig(idCfg), identity.WithClock(o.Clock), identity.WithTenants(o.Tenants))
-	cleanup := func() {}
-	definitions := o.Definitions
-	var own *defs.Store
-	if definitions == nil {
-		d, err := defs.New(defs.Config{Client: o.Kafka, Topic: o.Topics.Definitions}, log.With().Str("component", "defs").Logger())
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("replay: definitions: %w", err)
-		}
-		own, definitions = d, d
+	definitions, cleanup, err := startDefinitions(ctx, &o)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	segCfg := o.Segmenter
 	segCfg.Namespace = r.plan.Target
@@ -185,22 +212,8 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 		Definitions: definitions, Profiles: store, Emitter: discard{},
 	})
 	if err != nil {
+		cleanup()
 		return nil, nil, nil, fmt.Errorf("replay: segmenter: %w", err)
-	}
-	if own != nil {
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { defer close(done); _ = own.Run(dctx) }()
-		cleanup = func() { cancel(); <-done }
-		wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
-		err := own.WaitReady(wctx)
-		wcancel()
-		if err != nil {
-			cleanup()
-			return nil, nil, nil, fmt.Errorf("replay: reading definitions: %w", err)
-		}
-	} else if err := definitions.WaitReady(ctx); err != nil {
-		return nil, nil, nil, fmt.Errorf("replay: reading definitions: %w", err)
 	}
 	ids := newIDStage(store, o.Tenants, o.Topics, log.With().Str("component", "identity").Logger(), newSequence(), !o.IntoLive)
 	return ids, seg, cleanup, nil

@@ -23,7 +23,7 @@ import (
 // replayFlags are the flags of `user360 replay`.
 type replayFlags struct {
 	configPath, brokers, redisURL, prefix, logLevel string
-	from, to, tenant, target, switchTo              string
+	from, to, tenant, target, switchTo, segment     string
 	dryRun, noSwitch, intoLive, resume, devTenant   bool
 	batch                                           int
 }
@@ -39,7 +39,8 @@ func parseReplayFlags(args []string, stderr io.Writer) (*replayFlags, error) {
 	fs.StringVar(&f.logLevel, "log-level", envOr("USER360_LOG_LEVEL", "warn"), "debug, info, warn or error")
 	fs.StringVar(&f.from, "from", "earliest", `first record time to replay: "earliest" or RFC 3339`)
 	fs.StringVar(&f.to, "to", "", "last record time to replay (RFC 3339; later records are skipped; needs --no-switch or --into-live)")
-	fs.StringVar(&f.tenant, "tenant", "", "replay only this tenant's records (needs --into-live)")
+	fs.StringVar(&f.tenant, "tenant", "", "replay only this tenant's records (needs --into-live or --segment)")
+	fs.StringVar(&f.segment, "segment", "", "backfill this segment of --tenant from the log window (--from, --to) into the live namespace, publishing its entries and exits")
 	fs.StringVar(&f.target, "target", "", "namespace of the new generation (default: the next one, e.g. u360g2)")
 	fs.StringVar(&f.switchTo, "switch-to", "", "only activate a generation built earlier with --no-switch (or switch back to an older one), e.g. u360g2")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print what the replay would do and exit")
@@ -65,6 +66,9 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := f.checkSegment(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -135,7 +139,7 @@ func replayOptions(f *replayFlags) (replay.Options, *config.File, error) {
 		Kafka:  kafka.ClientConfig{Brokers: file.Kafka.Brokers, ClientID: "user360-replay"},
 		Topics: schemas.NewTopics(file.Kafka.TopicPrefix), Tenants: ts,
 		From: from, To: to, Tenant: f.tenant, IntoLive: f.intoLive, DryRun: f.dryRun, NoSwitch: f.noSwitch,
-		Target: f.target, Resume: f.resume, Batch: f.batch,
+		Target: f.target, Resume: f.resume, Batch: f.batch, Segment: f.segment,
 	}
 	return o, file, nil
 }
@@ -179,10 +183,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	if err != nil {
-		if res.Read > 0 {
+		if res.Read > 0 && f.segment != "" {
+			fmt.Fprintf(stderr, "segment backfill stopped after %d of %d records; it is idempotent: run it again\n", res.Read, res.Plan.Records)
+		} else if res.Read > 0 {
 			fmt.Fprintf(stderr, "replay stopped after %d of %d records; %s is not active (re-run with --resume --target %s)\n", res.Read, res.Plan.Records, res.Plan.Target, res.Plan.Target)
 		}
 		return err
+	}
+	if res.Segment != nil {
+		printSegmentResult(stdout, res)
+		return nil
 	}
 	printResult(stdout, res)
 	return nil
