@@ -325,9 +325,9 @@ func TestSegmentBackfillDryRunAndRefusals(t *testing.T) {
 	}
 	refusals := map[string]func(o *replay.Options){
 		`segment "nope" does not exist`: func(o *replay.Options) { o.Segment = "nope" },
-		"has no event conditions":      func(o *replay.Options) { o.Segment = "traits" },
-		"--segment needs --tenant":     func(o *replay.Options) { o.Tenant = "" },
-		"--into-live is not needed":    func(o *replay.Options) { o.IntoLive = true },
+		"has no event conditions":       func(o *replay.Options) { o.Segment = "traits" },
+		"--segment needs --tenant":      func(o *replay.Options) { o.Tenant = "" },
+		"--into-live is not needed":     func(o *replay.Options) { o.IntoLive = true },
 	}
 	for want, mod := range refusals {
 		o := e.options()
@@ -342,4 +342,3 @@ func TestSegmentBackfillDryRunAndRefusals(t *testing.T) {
 		t.Fatalf("refused runs wrote %v", st)
 	}
 }
-
