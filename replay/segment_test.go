@@ -213,7 +213,9 @@ func TestSegmentBackfill(t *testing.T) {
 	e.settle()
 
 	e.emittingSegment("big", bigSpenders)
+	e.segment("quiet", bigSpenders) // emitOnBackfill false; shares big's condition
 	e.backfilled("big")
+	e.backfilled("quiet")
 	if m := e.members("big"); len(m) != 0 {
 		t.Fatalf("the segmenter's own backfill should not see orders older than the timeline and counters; members %v", m)
 	}
@@ -262,6 +264,12 @@ func TestSegmentBackfill(t *testing.T) {
 	if n := e.endOffset(e.topics.SegmentChanges); n != changesBefore+2 {
 		t.Fatalf("segment-changes grew by %d, want 2", n-changesBefore)
 	}
+	// The segment sharing the rebuilt condition is re-evaluated too, and
+	// publishes nothing (its emitOnBackfill is false).
+	if got := e.members("quiet"); !slices.Equal(got, want) {
+		t.Fatalf("quiet members %v, want %v", got, want)
+	}
+	e.changesOf("quiet", 0)
 
 	// A second run changes nothing and publishes nothing.
 	before := e.segState()

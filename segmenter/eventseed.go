@@ -113,8 +113,8 @@ type SeedResult struct {
 // SeedEventConditions merges exact event stamps into the state of a
 // segment's event conditions for the given profiles and re-evaluates the
 // segment (and the other segments that share a changed condition) for
-// them, publishing entries and exits with cause "backfill" (nothing for
-// the segment itself when its emitOnBackfill is false, as a backfill).
+// them, publishing entries and exits with cause "backfill" (nothing for a
+// segment whose emitOnBackfill is false, as a backfill).
 //
 // Per condition the new state is the stored stamps, minus the day-count
 // approximations of the days SeedOptions cover, plus the given stamps,
@@ -194,16 +194,25 @@ func (s *Service) seedProfile(ctx context.Context, ec *evalCtx, p *pstate, c *co
 	if err := s.backfillProfile(ctx, ec, p, c, &seed.Profile, schemas.CauseBackfill, silent); err != nil {
 		return err
 	}
-	// Segments that share a changed condition read the same stamps.
-	var others []*compiled
+	// Segments that share a changed condition read the same stamps; each
+	// honours its own emitOnBackfill.
+	done := map[string]bool{c.def.ID: true}
 	for _, key := range changed {
 		for _, sc := range ec.ix.byEvent[ec.ix.condsByKey[key].Name] {
-			if sc.def.ID != c.def.ID && slices.ContainsFunc(sc.conds, func(x *rules.EventCond) bool { return x.Key() == key }) {
-				others = append(others, sc)
+			if done[sc.def.ID] || !slices.ContainsFunc(sc.conds, func(x *rules.EventCond) bool { return x.Key() == key }) {
+				continue
+			}
+			done[sc.def.ID] = true
+			sil := ""
+			if !sc.def.EmitOnBackfill {
+				sil = sc.def.ID
+			}
+			if err := s.evaluate(ctx, ec, p, []*compiled{sc}, schemas.CauseBackfill, sil); err != nil {
+				return err
 			}
 		}
 	}
-	return s.evaluate(ctx, ec, p, others, schemas.CauseBackfill, "")
+	return nil
 }
 
 // dailyLow is the hash part of the stamps seedFrom gives events it only
