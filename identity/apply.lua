@@ -10,10 +10,12 @@
 --
 -- Profile hash p:<pid> fields: "t:<trait>" JSON value, "m:<trait>"
 -- "<ms>|<messageId>" of the write that won, "i:<type>:<value>" identities,
--- "_c" created, "_s" last seen, "_u" updated (ms).
+-- "_c" created, "_s" last seen, "_u" updated (ms), "_v" version token.
 --
 -- Returns {dup, output}: dup = 1 when the message was applied before (the
--- output is then the stored one, or "1" once it was published).
+-- output is then the stored one, or "1" once it was published). An applied
+-- message adds {.., token, {trait, meta, ...}}: the profile's new "_v"
+-- version token and its trait metadata, for the processor's cache.
 local P = ARGV[1]
 local ZK = KEYS[1]
 local m = cjson.decode(ARGV[2])
@@ -377,6 +379,14 @@ if (not cur["_s"]) or ts > tonumber(cur["_s"]) then put("_s", m.ts) end
 if (not cur["_u"]) or ((#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ts > tonumber(cur["_u"])) then
   put("_u", m.ts)
 end
+-- the version token that fast.lua checks (see profile_cache.go). When a
+-- plan that did not hold brought us here (#ARGV > 2), the token differs
+-- from the planned one: the processor's later plans, built on what this
+-- message was expected to do, must not match.
+local tsalt = ""
+if #ARGV > 2 then tsalt = "|replanned" end
+local tok = string.sub(redis.sha1hex((cur["_v"] or "") .. "|" .. m.mid .. tsalt), 1, 16)
+put("_v", tok)
 if #sets > 0 then redis.call("HSET", pk, unpack(sets)) end
 if #dels > 0 then redis.call("HDEL", pk, unpack(dels)) end
 
@@ -416,4 +426,12 @@ out.id = idl
 out.c = cur["_c"]
 out.ls = cur["_s"]
 out.u = cur["_u"]
-return finish()
+local r = finish()
+-- for the processor's profile cache: the token and the trait metadata
+local mt = {}
+for f, v in pairs(cur) do
+  if string.sub(f, 1, 2) == "m:" then mt[#mt + 1] = string.sub(f, 3); mt[#mt + 1] = v end
+end
+r[3] = tok
+r[4] = mt
+return r

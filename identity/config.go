@@ -29,6 +29,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBulk is the most records of POST /v1/users/bulk (default 1000).
 	MaxBulk int
+	// ProfileCacheSize is how many profiles each processor keeps in memory
+	// to plan writes without reading Redis (default 50000, about 1 KB each
+	// with 10 traits; -1 disables the cache: every message then runs the
+	// full apply.lua). See docs/design/identity.md.
+	ProfileCacheSize int
 }
 
 // DefaultConfig returns the defaults.
@@ -43,6 +48,7 @@ func DefaultConfig() Config {
 		TombstoneTTL:        7 * 24 * time.Hour,
 		MaxBodyBytes:        4 << 20,
 		MaxBulk:             1000,
+		ProfileCacheSize:    50000,
 	}
 }
 
@@ -58,6 +64,7 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.TombstoneTTL, d.TombstoneTTL)
 	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
 	defaults.Set(&c.MaxBulk, d.MaxBulk)
+	defaults.Set(&c.ProfileCacheSize, d.ProfileCacheSize)
 	return c
 }
 
@@ -77,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TombstoneTTL must be at least 1m", ErrConfig)
 	case c.MaxBulk < 1:
 		return fmt.Errorf("%w: MaxBulk must be at least 1", ErrConfig)
+	case c.ProfileCacheSize < -1:
+		return fmt.Errorf("%w: ProfileCacheSize must be -1 (off) or at least 0", ErrConfig)
 	}
 	for _, r := range c.Namespace {
 		if r == '{' || r == '}' || r == ' ' {

@@ -10,6 +10,7 @@ type metrics struct {
 	merges   *prometheus.CounterVec   // tenant
 	batch    *prometheus.HistogramVec // outcome
 	api      *prometheus.CounterVec   // route, status
+	scripts  *prometheus.CounterVec   // path
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -31,9 +32,13 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Namespace: "user360", Subsystem: "identity", Name: "api_requests_total",
 			Help: "Profile and user API requests by route and status class.",
 		}, []string{"route", "status"}),
+		scripts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "user360", Subsystem: "identity", Name: "script_calls_total",
+			Help: "Messages by how Redis applied them: fast (as planned from the profile cache), full (apply.lua's logic, unplanned), replanned (a plan that no longer held; the full logic applied the message in the same call).",
+		}, []string{"path"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.messages, m.merges, m.batch, m.api} {
+		for _, c := range []prometheus.Collector{m.messages, m.merges, m.batch, m.api, m.scripts} {
 			if err := reg.Register(c); err != nil {
 				// Already registered (a second Service on one registry): use
 				// the existing collectors.
@@ -47,6 +52,8 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 						m.batch = are.ExistingCollector.(*prometheus.HistogramVec)
 					case m.api:
 						m.api = are.ExistingCollector.(*prometheus.CounterVec)
+					case m.scripts:
+						m.scripts = are.ExistingCollector.(*prometheus.CounterVec)
 					}
 				}
 			}

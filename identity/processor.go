@@ -36,6 +36,8 @@ type Processor struct {
 	afterApply func() error
 	// noStore: dedup keys keep "1" instead of the output (SkipStoredOutputs).
 	noStore bool
+	// cache holds the profiles this processor wrote last (see profile_cache.go).
+	cache *profileCache
 }
 
 // NewProcessor builds a processor on a store. produce publishes output;
@@ -48,7 +50,8 @@ func newProcessor(store *Store, tenants *config.Tenants, topics schemas.Topics, 
 	if store.rules.tenants == nil {
 		store.rules.tenants = tenants
 	}
-	return &Processor{store: store, tenants: tenants, topics: topics, produce: produce, log: log, m: m, clock: store.clock}
+	return &Processor{store: store, tenants: tenants, topics: topics, produce: produce, log: log, m: m, clock: store.clock,
+		cache: newProfileCache(store.cfg.ProfileCacheSize)}
 }
 
 // pending is one record of a batch on its way through.
@@ -112,9 +115,10 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 		defer close(applied)
 		for c := range jobs {
 			if applyErr != nil {
-				continue // drain
+				p.settle(c.inputs, nil, applyErr) // drain
+				continue
 			}
-			c.results, applyErr = p.store.applyBatch(ctx, c.inputs)
+			c.results, applyErr = p.apply(ctx, c.inputs)
 			if applyErr == nil {
 				applied <- c
 			}
@@ -211,6 +215,7 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 			msg.Ns = 1
 		}
 		c.inputs = append(c.inputs, applyInput{Tenant: tenant, Msg: msg})
+		p.plan(&c.inputs[len(c.inputs)-1], r)
 	}
 	return c
 }

@@ -12,8 +12,13 @@ import (
 //go:embed apply.lua
 var applySource string
 
-// applyScript applies one message atomically (see apply.lua).
-var applyScript = redis.NewScript(applySource)
+//go:embed fast.lua
+var fastSource string
+
+// applyScript applies one message atomically: fast.lua (writes the
+// processor planned from its profile cache, if the profile is still as
+// planned) followed by apply.lua (everything else).
+var applyScript = redis.NewScript(fastSource + "\n" + applySource)
 
 // Store is the Redis materialised view of profiles: identities, traits,
 // timelines, counters, merges. The events log is the source of truth; the

@@ -38,6 +38,9 @@ type scriptMsg struct {
 type applyInput struct {
 	Tenant string
 	Msg    scriptMsg
+	fast   *fastPlan // planned from the profile cache: fast.lua; nil: apply.lua
+	// pending: identifiers the cache holds back until this message's reply
+	pending []string
 }
 
 // Outcomes of apply.lua.
@@ -87,6 +90,13 @@ type applyResult struct {
 	Published bool   // applied and published before: nothing to do
 	Out       luaOut // decoded output
 	Err       error  // this message failed for good (bad data); others stand
+	// Replanned: the message had a fast plan that did not hold; apply.lua's
+	// full logic applied it instead (Out, Token, Metas are its).
+	Replanned bool
+	// Token and Metas: the profile's version token and trait metadata
+	// after an apply.lua write (for the profile cache).
+	Token string
+	Metas []string
 }
 
 // applyBatch runs apply.lua for every message in one pipeline, in order.
@@ -105,7 +115,12 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult,
 		cmds := make([]*redis.Cmd, len(in))
 		for i := range in {
 			t := in[i].Tenant
-			cmds[i] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, s.prefix(t), payloads[i])
+			if f := in[i].fast; f != nil {
+				f.args[0], f.args[1] = s.prefix(t), payloads[i]
+				cmds[i] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, f.args...)
+			} else {
+				cmds[i] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, s.prefix(t), payloads[i])
+			}
 		}
 		_, _ = pipe.Exec(ctx)
 		noScript := false
@@ -136,7 +151,12 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult,
 				}
 				return nil, fmt.Errorf("identity: apply batch: %w", err)
 			}
-			if err := decodeReply(v, &res[i]); err != nil {
+			if f := in[i].fast; f != nil {
+				err = decodeFastReply(v, f, &res[i])
+			} else {
+				err = decodeReply(v, &res[i])
+			}
+			if err != nil {
 				res[i].Err = err
 			}
 		}
@@ -148,14 +168,24 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult,
 // message holds strings and integers only.
 func scriptPayload(m *scriptMsg) []byte { return encodeScriptMsg(m) }
 
-// decodeReply reads {dup, output}.
+// decodeReply reads apply.lua's {dup, output[, token, {trait, meta, ...}]}.
 func decodeReply(v any, r *applyResult) error {
 	arr, ok := v.([]any)
-	if !ok || len(arr) != 2 {
+	if !ok || len(arr) < 2 {
 		return fmt.Errorf("%w: %T", ErrScript, v)
 	}
 	dup, _ := arr[0].(int64)
 	out, _ := arr[1].(string)
+	if len(arr) >= 4 {
+		r.Token, _ = arr[2].(string)
+		if l, ok := arr[3].([]any); ok {
+			r.Metas = make([]string, 0, len(l))
+			for _, x := range l {
+				s, _ := x.(string)
+				r.Metas = append(r.Metas, s)
+			}
+		}
+	}
 	r.Dup = dup == 1
 	if r.Dup && out == "1" {
 		r.Published = true
@@ -165,6 +195,19 @@ func decodeReply(v any, r *applyResult) error {
 		return fmt.Errorf("%w: output: %w", ErrScript, err)
 	}
 	return nil
+}
+
+// decodeFastReply reads the reply to a planned message: {0} applied as
+// planned, else apply.lua's reply.
+func decodeFastReply(v any, f *fastPlan, r *applyResult) error {
+	if arr, ok := v.([]any); ok && len(arr) == 1 {
+		if code, _ := arr[0].(int64); code == 0 {
+			r.Out = f.out
+			return nil
+		}
+	}
+	r.Replanned = true
+	return decodeReply(v, r)
 }
 
 // markPublished replaces the stored outputs of published messages by "1"

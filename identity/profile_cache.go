@@ -1,0 +1,216 @@
+package identity
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"sync"
+)
+
+// profileCache is a processor's copy of the profiles it wrote last: their
+// identities, traits with the metadata of the write that won, times, and
+// the version token of the Redis hash (field "_v"). It lets the processor
+// compute a message's effect in Go and send Redis only the writes
+// (fast.lua), which applies them only if the profile still carries the
+// expected token. Redis stays the authority: a stale entry costs a retry
+// through apply.lua, never a wrong write.
+//
+// Tokens chain: a write of message mid on a profile whose token is prev
+// sets token(prev, mid). So the processor can plan several messages of one
+// profile ahead (each expecting the token the previous one sets) in one
+// pipeline, and a plan built on a state that Redis does not hold can never
+// match by accident.
+//
+// Every method takes the mutex: the prepare stage plans (and updates
+// entries speculatively) while the apply stage fills entries from
+// apply.lua's replies and drops the entries of messages that failed.
+type profileCache struct {
+	mu      sync.Mutex
+	max     int
+	byPID   map[string]*cachedProfile // tenant "\x00" pid
+	byIdent map[string]*cachedProfile // tenant "\x00" "type:value"
+	// pending counts in-flight apply.lua messages per identifier: their
+	// outcome is unknown until the reply, so messages with these
+	// identifiers are not planned on the cache meanwhile.
+	pending map[string]int
+}
+
+// cachedProfile is one profile as the cache knows it.
+type cachedProfile struct {
+	tenant  string
+	pid     string
+	token   string
+	ids     []string // "type:value"
+	traits  map[string]traitState
+	c, s, u int64 // created, last seen, updated (ms); 0 = unset
+}
+
+// traitState is a trait's JSON value ("" = absent) and the "<ms>|<mid>"
+// of the write that won ("" = never written).
+type traitState struct {
+	val  string
+	meta string
+}
+
+// newProfileCache returns a cache of at most max profiles (max <= 0: a
+// cache that never holds anything, so every message takes apply.lua).
+func newProfileCache(max int) *profileCache {
+	return &profileCache{
+		max:     max,
+		byPID:   map[string]*cachedProfile{},
+		byIdent: map[string]*cachedProfile{},
+		pending: map[string]int{},
+	}
+}
+
+// versionToken is the "_v" a write of message mid sets on a profile whose
+// token was prev (apply.lua and fast.lua compute the same).
+func versionToken(prev, mid string) string {
+	h := sha1.Sum([]byte(prev + "|" + mid))
+	return hex.EncodeToString(h[:8])
+}
+
+func cacheKey(tenant, s string) string { return tenant + "\x00" + s }
+
+// put stores p (replacing the entry of the same profile) and indexes its
+// identities; the caller holds the mutex.
+func (c *profileCache) put(p *cachedProfile) {
+	if c.max <= 0 {
+		return
+	}
+	k := cacheKey(p.tenant, p.pid)
+	if old, ok := c.byPID[k]; ok {
+		c.unindex(old)
+	} else if len(c.byPID) >= c.max {
+		// evict one entry; map iteration starts at a random place
+		for _, victim := range c.byPID {
+			c.remove(victim)
+			break
+		}
+	}
+	c.byPID[k] = p
+	for _, id := range p.ids {
+		c.byIdent[cacheKey(p.tenant, id)] = p
+	}
+}
+
+// unindex removes p's identities from the index where they point to p.
+func (c *profileCache) unindex(p *cachedProfile) {
+	for _, id := range p.ids {
+		k := cacheKey(p.tenant, id)
+		if c.byIdent[k] == p {
+			delete(c.byIdent, k)
+		}
+	}
+}
+
+// remove drops p; the caller holds the mutex.
+func (c *profileCache) remove(p *cachedProfile) {
+	k := cacheKey(p.tenant, p.pid)
+	if c.byPID[k] == p {
+		delete(c.byPID, k)
+	}
+	c.unindex(p)
+}
+
+// drop forgets a profile by id.
+func (c *profileCache) drop(tenant, pid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.byPID[cacheKey(tenant, pid)]; ok {
+		c.remove(p)
+	}
+}
+
+// markPending notes that an apply.lua message with these identifiers is in
+// flight: it drops the cached profiles the message may change and makes
+// their identifiers and the message's pending (messages with them are not
+// planned until the reply). It returns what clearPending must release.
+func (c *profileCache) markPending(tenant string, ids []string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	marked := append([]string(nil), ids...)
+	for _, id := range ids {
+		if p, ok := c.byIdent[cacheKey(tenant, id)]; ok {
+			for _, o := range p.ids {
+				if !hasString(marked, o) {
+					marked = append(marked, o)
+				}
+			}
+			c.remove(p)
+		}
+	}
+	for _, id := range marked {
+		c.pending[cacheKey(tenant, id)]++
+	}
+	return marked
+}
+
+// clearPending undoes markPending once the message's reply is in.
+func (c *profileCache) clearPending(tenant string, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		k := cacheKey(tenant, id)
+		if c.pending[k] <= 1 {
+			delete(c.pending, k)
+		} else {
+			c.pending[k]--
+		}
+	}
+}
+
+// fill stores the state apply.lua returned for an applied message: the
+// profile after it, its token and trait metadata; absorbed profiles are
+// forgotten.
+func (c *profileCache) fill(tenant string, out *luaOut, token string, metas []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range out.Ab {
+		if p, ok := c.byPID[cacheKey(tenant, a)]; ok {
+			c.remove(p)
+		}
+	}
+	if c.max <= 0 || token == "" || out.P == "" {
+		return
+	}
+	p := &cachedProfile{
+		tenant: tenant, pid: out.P, token: token,
+		ids:    append([]string(nil), out.ID...),
+		traits: make(map[string]traitState, len(out.Tr)+2),
+		c:      parseMs(out.C), s: parseMs(out.Ls), u: parseMs(out.U),
+	}
+	for _, kv := range out.Tr {
+		if len(kv) == 2 {
+			p.traits[kv[0]] = traitState{val: kv[1]}
+		}
+	}
+	for i := 0; i+1 < len(metas); i += 2 {
+		t := p.traits[metas[i]]
+		t.meta = metas[i+1]
+		p.traits[metas[i]] = t
+	}
+	c.put(p)
+}
+
+// size is the number of cached profiles.
+func (c *profileCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byPID)
+}
+
+// parseMs reads a decimal ms timestamp ("" or junk = 0).
+func parseMs(s string) int64 {
+	var n int64
+	if s == "" {
+		return 0
+	}
+	for i := 0; i < len(s); i++ {
+		d := s[i]
+		if d < '0' || d > '9' {
+			return 0
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n
+}

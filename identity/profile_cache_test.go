@@ -1,0 +1,307 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
+)
+
+// cacheRig is a rig whose store has the given profile cache size, on the
+// given tenant, in a fresh namespace.
+func cacheRig(t testing.TB, rdb redis.UniversalClient, base *rig, cacheSize int) *rig {
+	t.Helper()
+	ns := namespace(t, rdb)
+	store := NewStore(rdb, ns, WithClock(func() time.Time { return fixedNow }), WithTenants(base.ts),
+		WithConfig(Config{ProfileCacheSize: cacheSize}))
+	out := &capture{}
+	proc := NewProcessor(store, base.ts, schemas.NewTopics(""), out.produce, zerolog.Nop(), nil)
+	return &rig{tenant: base.tenant, rdb: rdb, store: store, proc: proc, out: out, ts: base.ts}
+}
+
+// randomWorkload is a mix of everything identity applies: identifies with
+// traits written out of timestamp order (and removed with null), tracks and
+// pages of known and anonymous people, links that merge profiles, limits
+// in play (two user ids sharing an email), aliases, deletes, and
+// redelivered messages.
+func randomWorkload(rng *rand.Rand, n int) []schemas.Event {
+	var evs []schemas.Event
+	plans := []string{"free", "pro", "team"}
+	for i := range n {
+		ts := fixedNow.Add(time.Duration(rng.IntN(7200)-3600) * time.Second)
+		u := rng.IntN(40)
+		uid := fmt.Sprintf("u%d", u)
+		anon := fmt.Sprintf("a%d", rng.IntN(60))
+		mid := fmt.Sprintf("m%d", i)
+		var e schemas.Event
+		switch x := rng.IntN(100); {
+		case x < 5 && len(evs) > 0:
+			e = evs[rng.IntN(len(evs))] // redelivery
+		case x < 30:
+			tr := map[string]any{}
+			if rng.IntN(2) == 0 {
+				tr["plan"] = plans[rng.IntN(len(plans))]
+			}
+			if rng.IntN(3) == 0 {
+				tr["plan"] = nil
+			}
+			if rng.IntN(2) == 0 {
+				tr["email"] = fmt.Sprintf("e%d@example.com", rng.IntN(45))
+			}
+			if rng.IntN(4) == 0 {
+				tr["tags"] = []any{plans[rng.IntN(3)]}
+			}
+			if rng.IntN(3) == 0 {
+				tr["score"] = rng.IntN(5)
+			}
+			e = schemas.Event{Type: "identify", MessageID: mid, UserID: uid, Traits: tr, Timestamp: ts}
+			if rng.IntN(3) == 0 {
+				e.AnonymousID = anon
+			}
+			if rng.IntN(5) == 0 {
+				e.UserID = ""
+				e.AnonymousID = anon
+			}
+		case x < 60:
+			e = schemas.Event{Type: "track", MessageID: mid, UserID: uid, Event: "Viewed", Timestamp: ts,
+				Properties: map[string]any{"n": rng.IntN(3)}}
+			if rng.IntN(2) == 0 {
+				e.UserID, e.AnonymousID = "", anon
+			}
+		case x < 85:
+			e = schemas.Event{Type: "page", MessageID: mid, AnonymousID: anon, Name: "Home", Timestamp: ts}
+		case x < 93:
+			e = schemas.Event{Type: "alias", MessageID: mid, PreviousID: anon, UserID: uid, Timestamp: ts}
+		case x < 96:
+			e = schemas.Event{Type: "identify", MessageID: mid, UserID: uid, AnonymousID: anon,
+				Context: map[string]any{"externalIds": []any{map[string]any{"id": fmt.Sprintf("w%d", rng.IntN(30)), "type": "whatsapp"}}},
+				Traits:  map[string]any{"whatsapp_id": fmt.Sprintf("w%d", rng.IntN(30))}, Timestamp: ts}
+		default:
+			e = schemas.Event{Type: "delete", MessageID: mid, UserID: uid, Timestamp: ts}
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// dumpNamespace reads every key of a namespace in a canonical text form
+// (dedup keys by existence only: their values are outputs whose encodings
+// differ between the two paths; profiles without their version token).
+func dumpNamespace(t testing.TB, rdb redis.UniversalClient, ns string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	iter := rdb.Scan(ctx, 0, ns+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		name := strings.TrimPrefix(k, ns)
+		if strings.Contains(name, "}:dd:") {
+			out = append(out, name)
+			continue
+		}
+		switch typ := rdb.Type(ctx, k).Val(); typ {
+		case "string":
+			out = append(out, name+" = "+rdb.Get(ctx, k).Val())
+		case "hash":
+			h := rdb.HGetAll(ctx, k).Val()
+			for f, v := range h {
+				if f == "_v" {
+					// version tokens differ where a plan did not hold
+					continue
+				}
+				out = append(out, name+" ["+f+"] = "+v)
+			}
+		case "list":
+			out = append(out, name+" = "+strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), " | "))
+		case "zset":
+			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+				out = append(out, fmt.Sprintf("%s {%v} %v", name, z.Member, z.Score))
+			}
+		default:
+			out = append(out, name+" : "+typ)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// recordValues are the produced records' values, in order.
+func recordValues(c *capture) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.recs))
+	for i, r := range c.recs {
+		out[i] = r.Topic + " " + string(r.Key) + " " + string(r.Value)
+	}
+	return out
+}
+
+// TestProfileCacheMatchesFullScript: the same workload through a processor
+// without a profile cache (every message runs apply.lua), one with the
+// default cache (most messages run fast.lua) and one with a cache of three
+// profiles (evictions, so plans on missing profiles fail and are retried)
+// leaves identical Redis state and publishes identical records.
+func TestProfileCacheMatchesFullScript(t *testing.T) {
+	rdb := testenv.Redis(t)
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			base := newRig(t, rdb)
+			evs := randomWorkload(rand.New(rand.NewPCG(seed, 99)), 3000)
+			rigs := map[string]*rig{
+				"full":  cacheRig(t, rdb, base, -1),
+				"cache": cacheRig(t, rdb, base, 0),
+				"tiny":  cacheRig(t, rdb, base, 3),
+			}
+			for _, g := range rigs {
+				rng := rand.New(rand.NewPCG(seed, 7))
+				for i := 0; i < len(evs); {
+					n := 1 + rng.IntN(700) // batches across chunk boundaries
+					recs := make([]*kgo.Record, 0, n)
+					for _, e := range evs[i:min(i+n, len(evs))] {
+						recs = append(recs, g.record(t, e))
+					}
+					if err := g.proc.Handle(context.Background(), recs); err != nil {
+						t.Fatal(err)
+					}
+					i += n
+				}
+			}
+			want := dumpNamespace(t, rdb, rigs["full"].store.ns)
+			wantRecs := recordValues(rigs["full"].out)
+			if len(want) < 100 || len(wantRecs) < 1000 {
+				t.Fatalf("workload too small: %d keys, %d records", len(want), len(wantRecs))
+			}
+			for _, name := range []string{"cache", "tiny"} {
+				g := rigs[name]
+				if got := dumpNamespace(t, rdb, g.store.ns); !slices.Equal(got, want) {
+					t.Errorf("%s: state differs from apply.lua's:\n%s", name, firstDiff(want, got))
+				}
+				if got := recordValues(g.out); !slices.Equal(got, wantRecs) {
+					t.Errorf("%s: records differ from apply.lua's:\n%s", name, firstDiff(wantRecs, got))
+				}
+			}
+			fast := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast"))
+			// the workload is link-heavy (a few dozen people): most messages
+			// merge or share identifiers with one in flight
+			if fast < float64(len(evs))/10 {
+				t.Errorf("only %v of %d messages took the fast path", fast, len(evs))
+			}
+			if n := testutil.ToFloat64(rigs["full"].proc.m.scripts.WithLabelValues("fast")); n != 0 {
+				t.Errorf("cache off but %v fast messages", n)
+			}
+			if n := testutil.ToFloat64(rigs["tiny"].proc.m.scripts.WithLabelValues("replanned")); n == 0 {
+				t.Error("the tiny cache never retried: evictions untested")
+			}
+		})
+	}
+}
+
+// firstDiff shows where two sorted or ordered lists part.
+func firstDiff(want, got []string) string {
+	for i := range max(len(want), len(got)) {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			return fmt.Sprintf("at %d (of %d/%d):\nwant %s\ngot  %s", i, len(want), len(got), w, g)
+		}
+	}
+	return "equal"
+}
+
+// TestStaleCacheIsRetried: two processors share a store; each caches the
+// profile, then the other changes it. A plan built on the stale copy must
+// not apply: it is retried through apply.lua and no write is lost.
+func TestStaleCacheIsRetried(t *testing.T) {
+	rdb := testenv.Redis(t)
+	a := newRig(t, rdb)
+	b := &rig{tenant: a.tenant, rdb: rdb, store: a.store, out: &capture{}, ts: a.ts}
+	b.proc = NewProcessor(a.store, a.ts, schemas.NewTopics(""), b.out.produce, zerolog.Nop(), nil)
+
+	a.apply(t, schemas.Event{Type: "identify", MessageID: "s1", UserID: "42", Traits: map[string]any{"plan": "free"}, Timestamp: at(1)})
+	b.apply(t, schemas.Event{Type: "identify", MessageID: "s2", UserID: "42", Traits: map[string]any{"city": "Pune"}, Timestamp: at(2)})
+	// a's copy lacks city and has the old token
+	a.apply(t, schemas.Event{Type: "identify", MessageID: "s3", UserID: "42", Traits: map[string]any{"plan": "pro"}, Timestamp: at(3)},
+		schemas.Event{Type: "track", MessageID: "s4", UserID: "42", Event: "Paid", Timestamp: at(4)})
+	b.apply(t, schemas.Event{Type: "identify", MessageID: "s5", UserID: "42", Traits: map[string]any{"lang": "mr"}, Timestamp: at(5)})
+
+	p := a.profile(t, "user_id:42")
+	for k, v := range map[string]any{"plan": "pro", "city": "Pune", "lang": "mr"} {
+		if p.Traits[k] != v {
+			t.Errorf("trait %s = %v, want %v (traits %v)", k, p.Traits[k], v, p.Traits)
+		}
+	}
+	if n := testutil.ToFloat64(a.proc.m.scripts.WithLabelValues("replanned")); n < 1 {
+		t.Errorf("a's stale plan was not retried (retries %v)", n)
+	}
+	if n := testutil.ToFloat64(b.proc.m.scripts.WithLabelValues("replanned")); n < 1 {
+		t.Errorf("b's stale plan was not retried (retries %v)", n)
+	}
+	// the update records of s3 carry the traits Redis holds, not a's stale copy
+	ups := a.out.updates(t)
+	last := ups[len(ups)-1]
+	if last.Traits["city"] != "Pune" {
+		t.Errorf("s4's record has traits %v", last.Traits)
+	}
+}
+
+// TestFastPathRedeliveryRepublishes: a message applied through fast.lua
+// and redelivered before its output was marked published republishes the
+// same records (its stored output), and applies nothing twice.
+func TestFastPathRedeliveryRepublishes(t *testing.T) {
+	rdb := testenv.Redis(t)
+	g := newRig(t, rdb)
+	g.apply(t, schemas.Event{Type: "identify", MessageID: "r1", UserID: "7", Traits: map[string]any{"plan": "free"}, Timestamp: at(1)})
+	crash := true
+	g.proc.afterApply = func() error {
+		if crash {
+			crash = false
+			return fmt.Errorf("crash")
+		}
+		return nil
+	}
+	ev := schemas.Event{Type: "track", MessageID: "r2", UserID: "7", Event: "Paid", Timestamp: at(2)}
+	if err := g.proc.Handle(context.Background(), []*kgo.Record{g.record(t, ev)}); err == nil {
+		t.Fatal("no crash")
+	}
+	if n := testutil.ToFloat64(g.proc.m.scripts.WithLabelValues("fast")); n < 1 {
+		t.Fatalf("r2 did not take the fast path")
+	}
+	before := len(g.out.updates(t))
+	g.apply(t, ev) // redelivery
+	ups := g.out.updates(t)[before:]
+	if len(ups) != 1 || ups[0].Type != schemas.ProfileUpdated || ups[0].Traits["plan"] != "free" || ups[0].Event == nil {
+		t.Fatalf("redelivery published %+v", ups)
+	}
+	pe, err := g.store.ProfileEvents(context.Background(), g.tenant, ups[0].ProfileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := 0
+	for _, e := range pe.Recent {
+		if e.Name == "Paid" {
+			paid++
+		}
+	}
+	if paid != 1 || pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")] != 1 {
+		t.Errorf("Paid applied twice? timeline %d Paid, counts %v", paid, pe.DailyCounts)
+	}
+}
