@@ -1,0 +1,20 @@
+package identity
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzAppendJSONString: appendJSONString writes exactly what
+// encoding/json writes for any string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `"free"`, `{"a":"b\\c"}`, "tab\there\nnl\r\b\f\x00\x1f", "<a&b>", "é日本", "\u2028", "\xff\xfe", `\u00e9`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}
