@@ -39,6 +39,12 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*ingest.Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, mutate, nil)
+}
+
+// newHarnessWith is newHarness with a trait validator (the property schema).
+func newHarnessWith(t *testing.T, mutate func(*ingest.Config), traits ingest.TraitValidator) *harness {
+	t.Helper()
 	k, topics := testenv.Kafka(t)
 	tenants, err := config.NewTenants([]config.Tenant{{ID: "demo", WriteKeys: []string{writeKey}, APIKeys: []string{apiKey}}})
 	if err != nil {
@@ -56,6 +62,7 @@ func newHarness(t *testing.T, mutate func(*ingest.Config)) *harness {
 		Publisher: ingest.NewPublisher(cl, topics, "gateway"),
 		Log:       zerolog.Nop(),
 		Clock:     func() time.Time { return h.now },
+		Traits:    traits,
 	})
 	if err != nil {
 		t.Fatal(err)
