@@ -6,3 +6,10 @@ package identity
 // publishes nothing: it saves a large write per message, and the dedup keys
 // still make every later redelivery of those messages a no-op.
 func (p *Processor) SkipStoredOutputs() { p.noStore = true }
+
+// ShareProfileCache makes p plan from q's profile cache instead of its own
+// (see profile_cache.go): for processors that take turns on the same
+// people, such as a replay's shards, whose batches assign a profile to any
+// shard. Sharing is always correct (every plan is checked against the
+// profile's version token); it only saves plans that would not hold.
+func (p *Processor) ShareProfileCache(q *Processor) { p.cache = q.cache }

@@ -47,6 +47,10 @@ func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.T
 		if skipOutputs {
 			proc.SkipStoredOutputs()
 		}
+		if len(s.procs) > 0 {
+			// a profile may go to any shard from one batch to the next
+			proc.ShareProfileCache(s.procs[0])
+		}
 		s.procs = append(s.procs, proc)
 	}
 	return s

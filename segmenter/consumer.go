@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -38,12 +39,23 @@ type updateWire struct {
 	Merge      *schemas.Merge             `json:"merge,omitempty"`
 }
 
-// decodeUpdate reads one record of the profile-updates topic.
+// decodeUpdate reads one record of the profile-updates topic: the common
+// shape (the exact member names identity writes) member by member, big
+// traits kept raw without a reflective decode; anything else through
+// encoding/json. Both give the same result (FuzzDecodeUpdate).
 func decodeUpdate(value []byte) (*update, error) {
+	if w, ok := decodeUpdateFast(value); ok {
+		return w.update()
+	}
 	var w updateWire
 	if err := json.Unmarshal(value, &w); err != nil {
 		return nil, fmt.Errorf("segmenter: decode profile update: %w", err)
 	}
+	return w.update()
+}
+
+// update checks the wire form and builds the update.
+func (w *updateWire) update() (*update, error) {
 	u := &update{ProfileUpdate: schemas.ProfileUpdate{
 		Type: w.Type, MessageID: w.MessageID, Tenant: w.Tenant, ProfileID: w.ProfileID, UserID: w.UserID,
 		Identities: w.Identities, Event: w.Event, Merge: w.Merge,
@@ -66,6 +78,81 @@ func decodeUpdate(value []byte) (*update, error) {
 		return nil, fmt.Errorf("segmenter: profile update without tenant or profileId")
 	}
 	return u, nil
+}
+
+// decodeUpdateFast fills the wire form from valid JSON whose members all
+// have the exact names of updateWire; ok is false otherwise (encoding/json
+// then decides, with its case-insensitive names and its errors).
+func decodeUpdateFast(value []byte) (updateWire, bool) {
+	var w updateWire
+	if !json.Valid(value) || !utf8.Valid(value) {
+		// (encoding/json replaces invalid UTF-8 in names and strings)
+		return w, false
+	}
+	fs, ok := rawFields(value)
+	if !ok {
+		return w, false
+	}
+	for k, raw := range fs {
+		switch k {
+		case "type":
+			ok = rawString(raw, &w.Type)
+		case "messageId":
+			ok = rawString(raw, &w.MessageID)
+		case "tenant":
+			ok = rawString(raw, &w.Tenant)
+		case "profileId":
+			ok = rawString(raw, &w.ProfileID)
+		case "userId":
+			ok = rawString(raw, &w.UserID)
+		case "identities":
+			ok = json.Unmarshal(raw, &w.Identities) == nil
+		case "event":
+			ok = json.Unmarshal(raw, &w.Event) == nil
+		case "merge":
+			ok = json.Unmarshal(raw, &w.Merge) == nil
+		case "traits":
+			w.Traits = raw
+		case "changes":
+			switch raw[0] {
+			case 'n':
+			case '{':
+				var cs map[string][]byte
+				if cs, ok = rawFields(raw); ok {
+					w.Changes = make(map[string]json.RawMessage, len(cs))
+					for c, v := range cs {
+						w.Changes[c] = v
+					}
+				}
+			default:
+				ok = false
+			}
+		case "timestamp":
+			// not used by the segmenter (updateWire has no such member)
+		default:
+			ok = false
+		}
+		if !ok {
+			return updateWire{}, false
+		}
+	}
+	return w, true
+}
+
+// rawString decodes a JSON string (or null, which leaves s as it is, as
+// encoding/json does); false for any other value.
+func rawString(raw []byte, s *string) bool {
+	switch raw[0] {
+	case 'n':
+		return true
+	case '"':
+		if bytes.IndexByte(raw, '\\') < 0 {
+			*s = string(raw[1 : len(raw)-1])
+			return true
+		}
+		return json.Unmarshal(raw, s) == nil
+	}
+	return false
 }
 
 // Handle applies a batch of profile-updates records (the kafka.Handler of
