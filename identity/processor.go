@@ -38,6 +38,8 @@ type Processor struct {
 	noStore bool
 	// cache holds the profiles this processor wrote last (see profile_cache.go).
 	cache *profileCache
+	// sink receives the profile updates instead of produce (SendUpdatesTo).
+	sink func([]Update)
 }
 
 // NewProcessor builds a processor on a store. produce publishes output;
@@ -148,6 +150,9 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 			return err
 		}
 	}
+	if p.sink != nil && len(b.ups) > 0 {
+		p.sink(b.ups)
+	}
 	recs := b.recs
 	for i := range b.dead {
 		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &b.dead[i]))
@@ -223,6 +228,7 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 // builder collects the output of a batch.
 type builder struct {
 	recs   []*kgo.Record
+	ups    []Update // with a sink (SendUpdatesTo) instead of recs
 	dead   []schemas.DeadLetter
 	toMark []applyInput
 	err    error
@@ -269,6 +275,10 @@ func (p *Processor) build(b *builder, c *chunk, now time.Time) {
 			p.m.merges.WithLabelValues(it.tenant).Add(float64(n))
 		}
 		for _, u := range profileUpdates(it.tenant, it.rules, &it.event, c.inputs[i].Msg.Ev, it.ts, &res.Out) {
+			if p.sink != nil {
+				b.ups = append(b.ups, handoff(&u, &it.event, it.ts, &res.Out))
+				continue
+			}
 			rec, err := updateRecord(p.topics.ProfileUpdates, &u)
 			if err != nil {
 				b.err = fmt.Errorf("identity: encode profile update: %w", err)

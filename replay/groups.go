@@ -1,38 +1,25 @@
 package replay
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"unicode"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/internal/config"
+	"github.com/user360/user360/internal/jsonscan"
 )
 
-// linkWire is what a record may carry that links it to other records: every
-// field the identity stage reads identifiers from.
-type linkWire struct {
-	Type        string         `json:"type"`
-	UserID      string         `json:"userId"`
-	AnonymousID string         `json:"anonymousId"`
-	PreviousID  string         `json:"previousId"`
-	Traits      map[string]any `json:"traits"`
-	Context     struct {
-		Traits      map[string]any   `json:"traits"`
-		ExternalIDs []map[string]any `json:"externalIds"`
-	} `json:"context"`
-}
-
-// linkTokens lists the identifier-like values of a record (tenant-scoped).
-// It over-approximates what the identity stage would resolve: two records
-// that could touch the same profile share a token.
+// linkTokens lists the identifier-like values of a record (tenant-scoped):
+// userId, anonymousId, previousId, email, phone and mapped identifier
+// traits (of traits and context.traits), context.externalIds[].id. It
+// over-approximates what the identity stage would resolve, so two records
+// that could touch the same profile share a token. One pass over the raw
+// record: names compare case-insensitively (as encoding/json matches
+// them), values are read as text (a number keeps its literal spelling).
 func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record) []string {
-	var w linkWire
-	if err := json.Unmarshal(rec.Value, &w); err != nil {
-		return nil // a dead letter: touches no profile
-	}
 	var out []string
 	add := func(v string) {
 		v = strings.ToLower(strings.TrimSpace(v))
@@ -40,29 +27,81 @@ func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record) []strin
 			out = append(out, tenant+"\x00"+v)
 		}
 	}
-	add(w.UserID)
-	add(w.AnonymousID)
-	add(w.PreviousID)
 	var traitIDs map[string]string
 	if t, ok := tenants.Get(tenant); ok {
 		traitIDs = t.Identity.TraitIdentifiers
 	}
-	for _, tr := range []map[string]any{w.Context.Traits, w.Traits} {
-		for k, v := range tr {
-			lk := strings.ToLower(k)
-			_, isID := traitIDs[k]
+	traits := func(raw []byte) {
+		jsonscan.Members(raw, 0, func(k, v []byte) bool {
+			name := keyText(k)
+			_, isID := traitIDs[name]
 			switch {
-			case lk == "email" || isID:
-				add(fmt.Sprint(v))
-			case lk == "phone":
-				add(digits(fmt.Sprint(v)))
+			case strings.EqualFold(name, "email") || isID:
+				add(rawText(v))
+			case strings.EqualFold(name, "phone"):
+				add(digits(rawText(v)))
 			}
+			return true
+		})
+	}
+	jsonscan.Members(rec.Value, 0, func(k, v []byte) bool {
+		switch name := keyText(k); {
+		case strings.EqualFold(name, "userId"), strings.EqualFold(name, "anonymousId"), strings.EqualFold(name, "previousId"):
+			add(rawText(v))
+		case strings.EqualFold(name, "traits"):
+			traits(v)
+		case strings.EqualFold(name, "context"):
+			jsonscan.Members(v, 0, func(ck, cv []byte) bool {
+				switch cn := keyText(ck); {
+				case strings.EqualFold(cn, "traits"):
+					traits(cv)
+				case strings.EqualFold(cn, "externalIds"):
+					jsonscan.Elements(cv, 0, func(x []byte) bool {
+						jsonscan.Members(x, 0, func(xk, xv []byte) bool {
+							if strings.EqualFold(keyText(xk), "id") {
+								add(rawText(xv))
+							}
+							return true
+						})
+						return true
+					})
+				}
+				return true
+			})
+		}
+		return true
+	})
+	return out
+}
+
+// keyText is a member name with its escapes resolved.
+func keyText(k []byte) string {
+	if bytes.IndexByte(k, '\\') < 0 {
+		return string(k)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, k...), '"'), &s) != nil {
+		return string(k)
+	}
+	return s
+}
+
+// rawText is a raw JSON value as text: a string's content, else the
+// literal (number, true, …); null is empty.
+func rawText(raw []byte) string {
+	if len(raw) > 0 && raw[0] == '"' {
+		if bytes.IndexByte(raw, '\\') < 0 {
+			return string(raw[1 : len(raw)-1])
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
 		}
 	}
-	for _, x := range w.Context.ExternalIDs {
-		add(fmt.Sprint(x["id"]))
+	if string(raw) == "null" {
+		return ""
 	}
-	return out
+	return string(raw)
 }
 
 // digits keeps the last 8 digits of a phone number, so that spellings of

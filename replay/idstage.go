@@ -11,6 +11,7 @@ import (
 	"github.com/user360/user360/identity"
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
 )
 
 // idShards is the number of identity processors a batch is split over.
@@ -41,9 +42,10 @@ type sequence struct{ next int64 }
 func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.Topics, log zerolog.Logger, seq *sequence, skipOutputs bool) *idStage {
 	s := &idStage{seq: seq, tenants: tenants}
 	for range idShards {
-		u := newUpdates(topics.ProfileUpdates)
+		u := newUpdates()
 		s.outs = append(s.outs, u)
-		proc := identity.NewProcessor(store, tenants, topics, u.produce, log, nil)
+		proc := identity.NewProcessor(store, tenants, topics, discardRecords, log, nil)
+		proc.SendUpdatesTo(u.add)
 		if skipOutputs {
 			proc.SkipStoredOutputs()
 		}
@@ -56,8 +58,8 @@ func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.T
 	return s
 }
 
-// handle applies a batch and returns its profile-update records.
-func (s *idStage) handle(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
+// handle applies a batch and returns its profile updates.
+func (s *idStage) handle(ctx context.Context, recs []*kgo.Record) ([]segmenter.Input, error) {
 	parts := split(s.tenants, recs, idShards)
 	errs := make([]error, idShards)
 	var wg sync.WaitGroup
@@ -72,17 +74,16 @@ func (s *idStage) handle(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record
 		}()
 	}
 	wg.Wait()
-	var out []*kgo.Record
+	var out []segmenter.Input
 	for k := range parts {
 		ups := s.outs[k].take()
 		if errs[k] != nil {
 			return nil, fmt.Errorf("replay: identity: %w", errs[k])
 		}
-		for _, u := range ups {
-			u.Offset = s.seq.next
+		for i := range ups {
+			out = append(out, segmenter.Input{Update: ups[i].ProfileUpdate, TraitsJSON: ups[i].TraitsJSON, Offset: s.seq.next})
 			s.seq.next++
 		}
-		out = append(out, ups...)
 	}
 	return out, nil
 }

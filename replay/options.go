@@ -76,7 +76,7 @@ type Options struct {
 	// set by the replay).
 	Identity  identity.Config
 	Segmenter segmenter.Config
-	// Batch is the number of records per identity batch (default 2000).
+	// Batch is the number of records per identity batch (default DefaultBatch).
 	Batch int
 
 	// Progress receives progress output (nil = none); Terminal draws a

@@ -236,10 +236,10 @@ func (r *runner) replay(ctx context.Context, res *Result) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var segBusy atomic.Int64
-	segs := startSegStage(ctx, cancel, func(ctx context.Context, recs []*kgo.Record) error {
+	segs := startSegStage(ctx, cancel, func(ctx context.Context, ins []segmenter.Input) error {
 		t0 := time.Now()
 		defer func() { segBusy.Add(int64(time.Since(t0))) }()
-		return seg.Handle(ctx, recs)
+		return seg.HandleInputs(ctx, ins)
 	})
 	defer func() { res.SegmenterTime = time.Duration(segBusy.Load()) }()
 	loopErr := func() error {

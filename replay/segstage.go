@@ -6,7 +6,8 @@ import (
 	"hash/fnv"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
 )
 
 // segShards is the number of concurrent segmenter workers. Updates are
@@ -18,11 +19,11 @@ import (
 const segShards = 16
 
 // segHandler is the segmenter's batch handler.
-type segHandler func(ctx context.Context, recs []*kgo.Record) error
+type segHandler func(ctx context.Context, ins []segmenter.Input) error
 
 // segStage runs the segmenter on sharded profile updates.
 type segStage struct {
-	in   []chan []*kgo.Record
+	in   []chan []segmenter.Input
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	err  error
@@ -32,7 +33,7 @@ type segStage struct {
 func startSegStage(ctx context.Context, stop context.CancelCauseFunc, h segHandler) *segStage {
 	s := &segStage{stop: stop}
 	for k := range segShards {
-		ch := make(chan []*kgo.Record, 8)
+		ch := make(chan []segmenter.Input, 8)
 		s.in = append(s.in, ch)
 		s.wg.Add(1)
 		go func() {
@@ -63,11 +64,12 @@ func (s *segStage) fail(err error) {
 }
 
 // send shards a batch of updates (in order) to the workers.
-func (s *segStage) send(ctx context.Context, recs []*kgo.Record) error {
-	parts := make([][]*kgo.Record, segShards)
+func (s *segStage) send(ctx context.Context, recs []segmenter.Input) error {
+	parts := make([][]segmenter.Input, segShards)
 	for _, r := range recs {
+		// the record key the profile-updates topic would use
 		h := fnv.New32a()
-		_, _ = h.Write(r.Key)
+		_, _ = h.Write(schemas.Key(r.Update.Tenant, r.Update.ProfileID))
 		k := int(h.Sum32() % segShards)
 		r.Partition = syntheticPartition - int32(k)
 		parts[k] = append(parts[k], r)
@@ -102,7 +104,7 @@ const maxCoalesce = 20000
 // coalesce appends the batches already queued behind recs (in order), so a
 // lagging segmenter applies several updates of a profile in one state read
 // and write instead of one each.
-func coalesce(ch chan []*kgo.Record, recs []*kgo.Record) []*kgo.Record {
+func coalesce(ch chan []segmenter.Input, recs []segmenter.Input) []segmenter.Input {
 	for len(recs) < maxCoalesce {
 		select {
 		case more, ok := <-ch:

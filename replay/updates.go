@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/identity"
 )
 
 // syntheticPartition is the partition number given to the profile updates a
@@ -15,17 +17,15 @@ import (
 // neither makes the other's updates look like duplicates.
 const syntheticPartition int32 = -1
 
-// updates collects an identity processor's profile-update records (dead
-// letters are dropped: the live pipeline published them already).
+// updates collects an identity processor's profile updates, handed over
+// unencoded (identity.Processor.SendUpdatesTo); dead letters are dropped:
+// the live pipeline published them already.
 type updates struct {
-	topic string
-	mu    sync.Mutex
-	recs  []*kgo.Record
+	mu  sync.Mutex
+	ups []identity.Update
 }
 
-func newUpdates(topic string) *updates {
-	return &updates{topic: topic}
-}
+func newUpdates() *updates { return &updates{} }
 
 // newSequence starts the synthetic offsets at the wall clock in
 // microseconds, so that a later replay into the same namespace starts above
@@ -34,24 +34,22 @@ func newSequence() *sequence {
 	return &sequence{next: time.Now().UnixMicro()}
 }
 
-func (u *updates) produce(_ context.Context, recs ...*kgo.Record) error {
+// add is the processor's update sink.
+func (u *updates) add(ups []identity.Update) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for _, r := range recs {
-		if r.Topic != u.topic {
-			continue
-		}
-		r.Partition = syntheticPartition
-		u.recs = append(u.recs, r)
-	}
-	return nil
+	u.ups = append(u.ups, ups...)
 }
 
-// take returns and forgets the collected records.
-func (u *updates) take() []*kgo.Record {
+// discardRecords is the processors' produce: with the sink set, only dead
+// letters reach it.
+func discardRecords(context.Context, ...*kgo.Record) error { return nil }
+
+// take returns and forgets the collected updates.
+func (u *updates) take() []identity.Update {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := u.recs
-	u.recs = nil
+	out := u.ups
+	u.ups = nil
 	return out
 }

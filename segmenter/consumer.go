@@ -161,13 +161,7 @@ func rawString(raw []byte, s *string) bool {
 // after the batch's changes are acknowledged by the Emitter; on an error
 // the batch must be retried (it is idempotent).
 func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
-	var batch []*work
-	byKey := map[string]*[]*update{}
-	flush := func() error {
-		err := s.process(ctx, batch)
-		batch, byKey = nil, map[string]*[]*update{}
-		return err
-	}
+	ups := make([]*update, 0, len(records))
 	for _, r := range records {
 		u, err := decodeUpdate(r.Value)
 		if err != nil {
@@ -175,11 +169,26 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 			s.deps.Log.Warn().Err(err).Int32("partition", r.Partition).Int64("offset", r.Offset).Msg("skipping undecodable profile update")
 			continue
 		}
+		u.partition, u.offset = r.Partition, r.Offset
+		ups = append(ups, u)
+	}
+	return s.handleUpdates(ctx, ups)
+}
+
+// handleUpdates applies decoded updates (Handle, HandleInputs).
+func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
+	var batch []*work
+	byKey := map[string]*[]*update{}
+	flush := func() error {
+		err := s.process(ctx, batch)
+		batch, byKey = nil, map[string]*[]*update{}
+		return err
+	}
+	for _, u := range ups {
 		if _, ok := s.deps.Tenants.Get(u.Tenant); !ok {
 			s.metrics.updates.WithLabelValues("", "unknown_tenant").Inc()
 			continue
 		}
-		u.partition, u.offset = r.Partition, r.Offset
 		if len(s.reg.index(u.Tenant).segs) == 0 {
 			// No segment can change; a segment created later is backfilled
 			// from the identity store.

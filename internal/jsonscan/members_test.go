@@ -1,0 +1,52 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// FuzzMembers: on valid JSON objects, Members yields exactly the members
+// encoding/json sees (same count, same raw values in order).
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` { "a" : [1, {"b":"}"}] , "c\"d": "x\\"y", "e": null } `, `{"a":{"b":[]},"a":2}`, `[1,2]`, `{"a":1,}`, `{"a"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var n int
+		var vals []string
+		ok := Members(b, 0, func(_, v []byte) bool { n++; vals = append(vals, string(v)); return true })
+		var raw []json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(b))
+		if !json.Valid(b) {
+			return // structure-only checks: no claim on invalid input
+		}
+		tok, err := dec.Token()
+		if err != nil || tok != json.Delim('{') {
+			if ok {
+				t.Fatalf("Members accepted a non-object %s", b)
+			}
+			return
+		}
+		for dec.More() {
+			if _, err := dec.Token(); err != nil { // key
+				t.Fatal(err)
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			raw = append(raw, v)
+		}
+		if !ok || n != len(raw) {
+			t.Fatalf("Members on %s: ok=%v n=%d, encoding/json sees %d", b, ok, n, len(raw))
+		}
+		for i := range raw {
+			var a, c any
+			_ = json.Unmarshal(raw[i], &a)
+			if err := json.Unmarshal([]byte(vals[i]), &c); err != nil {
+				t.Fatalf("member %d raw %q is not the value: %v", i, vals[i], err)
+			}
+		}
+	})
+}
