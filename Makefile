@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin/user360
 
-.PHONY: build test test-race vet fuzz bench bench-go bench-gateway dev compose-up clean
+.PHONY: build test test-race vet fuzz bench bench-go bench-gateway bench-pipeline dev compose-up clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/user360
@@ -20,14 +20,18 @@ test-race:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 60s ./ingest/
 
-# Benchmarks: Go benchmarks of every stage, then the gateway under load.
-bench: bench-go bench-gateway
+# Benchmarks: Go benchmarks of every stage, the gateway under load, then the
+# whole pipeline in one `user360 dev` (gateway 2xx → segment.entered).
+bench: bench-go bench-gateway bench-pipeline
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m $(PKGS)
 
 bench-gateway: build
 	./scripts/bench-gateway.sh
+
+bench-pipeline:
+	./scripts/bench-pipeline.sh
 
 dev: build
 	./$(BIN) dev

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Whole-pipeline benchmark: a fresh `user360 dev` (every role in one
-# process, embedded broker persisting to a temporary directory, the local
-# Redis in DB ${REDIS_DB:-4}) per run, and the load tool measuring the time
-# from the gateway's 2xx to the segment.entered record.
+# Whole-pipeline benchmark: a fresh `user360 dev` per run (every role in one
+# process, the embedded broker, the local Redis in DB ${REDIS_DB:-4}) and
+# the load tool measuring the time from the gateway's 2xx to the
+# segment.entered record.
 #   RUNS=3 RATE=5000 EVENTS=100000 ./scripts/bench-pipeline.sh
 # RATE=0 sends as fast as the gateway accepts (throughput of the pipeline).
+# PERSIST=1 runs the broker with --data-dir (its log written to disk by its
+# single request loop); the default is dev's default, an in-memory log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} RATE=${RATE:-5000} EVENTS=${EVENTS:-100000} REDIS_DB=${REDIS_DB:-4}
-BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99}
+BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99} PERSIST=${PERSIST:-0}
 bin=$(mktemp -d)/user360
 go build -o "$bin" ./cmd/user360
 for run in $(seq "$RUNS"); do
   data=$(mktemp -d)
   redis-cli -n "$REDIS_DB" flushdb >/dev/null
+  persist=()
+  [ "$PERSIST" = 1 ] && persist=(--data-dir "$data/log")
   USER360_REDIS_URL=redis://127.0.0.1:6379/$REDIS_DB USER360_DEV_WRITE_KEY=wk USER360_DEV_API_KEY=ak \
-    "$bin" dev --data-dir "$data" >"$data/dev.log" 2>&1 &
+    "$bin" dev "${persist[@]}" >"$data/dev.log" 2>&1 &
   pid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:8360/readyz >/dev/null 2>&1 && break; sleep 0.2; done
   "$bin" load --mode pipeline --rate "$RATE" --events "$EVENTS" --batch-size "$BATCH" --conns "$CONNS" \
