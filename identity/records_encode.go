@@ -1,6 +1,10 @@
 package identity
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/user360/user360/internal/jsonscan"
+)
 
 // encodeUpdate returns exactly json.Marshal(u) (same bytes, same error)
 // with far fewer allocations and no reflection. Strings and raw values
@@ -112,43 +116,5 @@ func cleanRaw(raw []byte) bool {
 	return true
 }
 
-// appendJSONString appends s as encoding/json encodes a string. ASCII is
-// escaped here (stored trait values are JSON, full of quotes); a string
-// with other bytes goes through encoding/json (UTF-8 checks, U+2028).
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			v, _ := json.Marshal(s)
-			return append(b, v...)
-		}
-	}
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString appends s as encoding/json encodes a string.
+func appendJSONString(b []byte, s string) []byte { return jsonscan.AppendString(b, s) }

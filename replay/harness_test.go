@@ -128,26 +128,7 @@ func (e *env) publishFor(tenant string, evs ...schemas.Event) {
 // deployed pipeline does, until the test ends.
 func (e *env) live() {
 	e.t.Helper()
-	kc := kafka.ClientConfig{Brokers: e.brokers}
-	idCfg := identity.DefaultConfig()
-	idCfg.Namespace, idCfg.Group = e.base, e.idGroup
-	id, err := identity.New(idCfg, identity.Deps{Tenants: e.tenants, Redis: e.rdb, Kafka: kc, Topics: e.topics, Log: zerolog.Nop(), Clock: clock})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sgCfg := segmenter.DefaultConfig()
-	sgCfg.Namespace, sgCfg.Group = e.base, e.sgGroup
-	sgCfg.JobPoll = 50 * time.Millisecond
-	sg, err := segmenter.New(sgCfg, segmenter.Deps{Tenants: e.tenants, Redis: e.rdb, Kafka: kc, Topics: e.topics, Log: zerolog.Nop(), Clock: clock,
-		Definitions: e.defs, Profiles: id.Store()})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = id.Run(ctx); done <- struct{}{} }()
-	go func() { _ = sg.Run(ctx); done <- struct{}{} }()
-	e.t.Cleanup(func() { cancel(); <-done; <-done })
+	e.liveWith(identity.DefaultConfig())
 }
 
 // caughtUp waits until group committed the end of topic.

@@ -68,14 +68,7 @@ func (p Plan) Print(w io.Writer) {
 		tenant = p.Tenant
 	}
 	fmt.Fprintf(w, "  tenants         %s\n", tenant)
-	from, to := "earliest", "end offsets at start"
-	if !p.From.IsZero() {
-		from = p.From.UTC().Format(time.RFC3339)
-	}
-	if !p.To.IsZero() {
-		to = p.To.UTC().Format(time.RFC3339) + " (later records skipped)"
-	}
-	fmt.Fprintf(w, "  from            %s\n  to              %s\n", from, to)
+	printWindow(w, p.From, p.To)
 	fmt.Fprintf(w, "  switch          %v\n", p.Switch)
 	for _, r := range p.Partitions {
 		fmt.Fprintf(w, "  partition %-4d  offsets [%d, %d)  %d records\n", r.Partition, r.Start, r.End, r.Records())
@@ -126,4 +119,16 @@ func offsetRanges(ctx context.Context, cl *kgo.Client, topic string, from time.T
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
 	return out, nil
+}
+
+// printWindow prints a plan's time window.
+func printWindow(w io.Writer, fromT, toT time.Time) {
+	from, to := "earliest", "end offsets at start"
+	if !fromT.IsZero() {
+		from = fromT.UTC().Format(time.RFC3339)
+	}
+	if !toT.IsZero() {
+		to = toT.UTC().Format(time.RFC3339) + " (later records skipped)"
+	}
+	fmt.Fprintf(w, "  from            %s\n  to              %s\n", from, to)
 }

@@ -1,11 +1,7 @@
 package replay_test
 
 import (
-	"context"
 	"testing"
-	"time"
-
-	"github.com/user360/user360/replay"
 )
 
 // BenchmarkSegmentBackfill: events-log records per second through
@@ -26,14 +22,7 @@ func BenchmarkSegmentBackfill(b *testing.B) {
 	o := e.options()
 	o.Identity = shortMemory()
 	o.Segment, o.Tenant = "loyal", e.tenant
-	b.ResetTimer()
-	start := time.Now()
-	res, err := replay.Run(context.Background(), o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	el := time.Since(start)
-	b.StopTimer()
+	res, el := timedRun(b, o)
 	if res.Read != int64(b.N) {
 		b.Fatalf("read %d of %d", res.Read, b.N)
 	}

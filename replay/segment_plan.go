@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/user360/user360/schemas"
 	"github.com/user360/user360/segmenter"
@@ -53,14 +52,7 @@ func (p Plan) printSegment(w io.Writer) {
 	fmt.Fprintf(w, "  tenant          %s\n", p.Tenant)
 	fmt.Fprintf(w, "  segment         %s %q (revision %d)\n", s.ID, s.Name, s.Revision)
 	fmt.Fprintf(w, "  events          %s (%d event conditions)\n", strings.Join(quoteAll(s.Events), ", "), s.Conditions)
-	from, to := "earliest", "end offsets at start"
-	if !p.From.IsZero() {
-		from = p.From.UTC().Format(time.RFC3339)
-	}
-	if !p.To.IsZero() {
-		to = p.To.UTC().Format(time.RFC3339) + " (later records skipped)"
-	}
-	fmt.Fprintf(w, "  from            %s\n  to              %s\n", from, to)
+	printWindow(w, p.From, p.To)
 	if s.Emit {
 		fmt.Fprintf(w, "  changes         published to segment-changes, cause %s\n", s.Cause)
 	} else {

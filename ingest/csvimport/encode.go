@@ -6,10 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/user360/user360/internal/jsonscan"
 	"github.com/user360/user360/schemas"
 )
 
@@ -49,16 +49,16 @@ func (rt *recordTemplate) record(tenant string, e *schemas.Event, keys []string)
 // omitempty rules, sorted map keys, HTML-safe strings). keys is scratch.
 func appendEvent(b []byte, e *schemas.Event, keys []string) []byte {
 	b = append(b, `{"type":`...)
-	b = appendString(b, e.Type)
+	b = jsonscan.AppendString(b, e.Type)
 	b = append(b, `,"messageId":`...)
-	b = appendString(b, e.MessageID)
+	b = jsonscan.AppendString(b, e.MessageID)
 	if e.UserID != "" {
 		b = append(b, `,"userId":`...)
-		b = appendString(b, e.UserID)
+		b = jsonscan.AppendString(b, e.UserID)
 	}
 	if e.AnonymousID != "" {
 		b = append(b, `,"anonymousId":`...)
-		b = appendString(b, e.AnonymousID)
+		b = jsonscan.AppendString(b, e.AnonymousID)
 	}
 	if len(e.Traits) > 0 {
 		b = append(b, `,"traits":`...)
@@ -92,7 +92,7 @@ func appendMap(b []byte, m map[string]any, scratch []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonscan.AppendString(b, k)
 		b = append(b, ':')
 		b = appendValue(b, m[k])
 	}
@@ -104,7 +104,7 @@ func appendValue(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, x)
+		return jsonscan.AppendString(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case float64:
@@ -148,60 +148,4 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString quotes s like encoding/json with HTML escaping: invalid
-// UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
