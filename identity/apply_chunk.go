@@ -13,15 +13,19 @@ func (p *Processor) apply(ctx context.Context, in []applyInput) ([]applyResult, 
 	if err != nil {
 		return nil, err
 	}
-	var fast, replanned int
+	var fast, replanned, merges int
 	for i := range res {
 		if in[i].fast != nil {
 			fast++
-			if res[i].Replanned {
+			switch {
+			case res[i].Replanned:
 				replanned++
+			case len(res[i].Out.Ab) > 0:
+				merges++
 			}
 		}
 	}
+	p.m.scripts.WithLabelValues("fast_merge").Add(float64(merges))
 	p.m.scripts.WithLabelValues("fast").Add(float64(fast - replanned))
 	p.m.scripts.WithLabelValues("full").Add(float64(len(in) - fast))
 	p.m.scripts.WithLabelValues("replanned").Add(float64(replanned))

@@ -77,17 +77,17 @@ func BenchmarkProcessorMix(b *testing.B) {
 	b.ResetTimer()
 	measureBatches(b, g, recs)
 	// how the messages reached Redis (seeding included)
-	for _, path := range []string{"fast", "full", "replanned"} {
+	for _, path := range []string{"fast", "fast_merge", "full", "replanned"} {
 		b.ReportMetric(testutil.ToFloat64(g.proc.m.scripts.WithLabelValues(path)), path)
 	}
 }
 
-// measureBatches runs recs through the rig's processor in batches of 1,000
+// measureBatches runs recs through the rig's processor in batches of benchBatch
 // and reports messages/s, the process's CPU (Go side) and Redis's CPU per
 // message.
 func measureBatches(b *testing.B, g *rig, recs []*kgo.Record) {
 	start, cpu0, rcpu0 := time.Now(), processCPU(), redisCPU(b, g)
-	handleAll(b, g, recs, 1000)
+	handleAll(b, g, recs, benchBatch)
 	cpu, rcpu := processCPU()-cpu0, redisCPU(b, g)-rcpu0
 	b.ReportMetric(float64(len(recs))/time.Since(start).Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(recs)), "cpu-µs/msg")
@@ -204,3 +204,7 @@ func BenchmarkProcessorKnownTracks(b *testing.B) {
 	b.ResetTimer()
 	measureBatches(b, g, recs)
 }
+
+// benchBatch is the batch size of the throughput benchmarks (the
+// consumer's MaxPollRecords default).
+const benchBatch = 1000

@@ -17,8 +17,10 @@
 -- ARGV[12] counter field "<name>|<day>" ("" = none), ARGV[13] first day kept
 -- ARGV[14] n: the message's identifiers follow
 -- then k: identifiers new to the profile follow
+-- then the profile the message merges into this one ("" = none), its
+--   expected token, and a: its identifiers follow
 -- then d: profile fields to delete follow
--- then field/value pairs to set on the profile
+-- then field/value pairs to set on the profile (merge included)
 --
 -- Returns {0} when applied as planned, {1, stored} when applied before.
 local function fastApply()
@@ -49,10 +51,42 @@ local function fastApply()
   for j = i + 1, i + k do
     if redis.call("EXISTS", P .. "id:" .. ARGV[j]) == 1 then return nil end
   end
-  -- every check holds: write
-  for j = i + 1, i + k do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-  if want == "" then redis.call("ZADD", KEYS[1], 0, pid) end
+  local newAt = i
   i = i + k + 1
+  local ab, na = ARGV[i], tonumber(ARGV[i + 2])
+  if ab ~= "" and redis.call("HGET", P .. "p:" .. ab, "_v") ~= ARGV[i + 1] then return nil end
+  local abAt = i + 2
+  -- every check holds: write
+  for j = newAt + 1, newAt + k do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
+  if want == "" then redis.call("ZADD", KEYS[1], 0, pid) end
+  if ab ~= "" then
+    -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
+    for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
+    local tla, tls = P .. "tl:" .. ab, P .. "tl:" .. pid
+    local la = redis.call("LRANGE", tla, 0, -1)
+    if #la > 0 then
+      local ls = redis.call("LRANGE", tls, 0, -1)
+      for _, x in ipairs(la) do ls[#ls + 1] = x end
+      table.sort(ls, function(x, y) return x > y end)
+      redis.call("DEL", tls)
+      local keep = {}
+      for j = 1, math.min(#ls, tonumber(ARGV[11])) do keep[j] = ls[j] end
+      redis.call("RPUSH", tls, unpack(keep))
+    end
+    local ea = redis.call("HGETALL", P .. "ec:" .. ab)
+    for j = 1, #ea, 2 do
+      if ea[j] ~= "_td" then redis.call("HINCRBY", P .. "ec:" .. pid, ea[j], ea[j + 1]) end
+    end
+    for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. ab, 0, -1)) do
+      redis.call("RPUSH", P .. "mg:" .. pid, x)
+    end
+    redis.call("SET", P .. "al:" .. ab, pid)
+    redis.call("DEL", P .. "p:" .. ab, tla, P .. "ec:" .. ab, P .. "mg:" .. ab)
+    redis.call("ZREM", KEYS[1], ab)
+    redis.call("LPUSH", P .. "mg:" .. pid,
+      cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[9], messageId = ARGV[3]}))
+  end
+  i = abAt + na + 1
   local d = tonumber(ARGV[i])
   if d > 0 then redis.call("HDEL", pk, unpack(ARGV, i + 1, i + d)) end
   i = i + d + 1

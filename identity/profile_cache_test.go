@@ -150,64 +150,116 @@ func recordValues(c *capture) []string {
 	return out
 }
 
-// TestProfileCacheMatchesFullScript: the same workload through a processor
-// without a profile cache (every message runs apply.lua), one with the
-// default cache (most messages run fast.lua) and one with a cache of three
-// profiles (evictions, so plans on missing profiles fail and are retried)
-// leaves identical Redis state and publishes identical records.
+// TestProfileCacheMatchesFullScript: random link-heavy workloads give the
+// same state and records with the profile cache off, on and tiny
+// (compareCacheModes).
 func TestProfileCacheMatchesFullScript(t *testing.T) {
 	rdb := testenv.Redis(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			base := newRig(t, rdb)
 			evs := randomWorkload(rand.New(rand.NewPCG(seed, 99)), 3000)
-			rigs := map[string]*rig{
-				"full":  cacheRig(t, rdb, base, -1),
-				"cache": cacheRig(t, rdb, base, 0),
-				"tiny":  cacheRig(t, rdb, base, 3),
-			}
-			for _, g := range rigs {
-				rng := rand.New(rand.NewPCG(seed, 7))
-				for i := 0; i < len(evs); {
-					n := 1 + rng.IntN(700) // batches across chunk boundaries
-					recs := make([]*kgo.Record, 0, n)
-					for _, e := range evs[i:min(i+n, len(evs))] {
-						recs = append(recs, g.record(t, e))
-					}
-					if err := g.proc.Handle(context.Background(), recs); err != nil {
-						t.Fatal(err)
-					}
-					i += n
-				}
-			}
-			want := dumpNamespace(t, rdb, rigs["full"].store.ns)
-			wantRecs := recordValues(rigs["full"].out)
-			if len(want) < 100 || len(wantRecs) < 1000 {
-				t.Fatalf("workload too small: %d keys, %d records", len(want), len(wantRecs))
-			}
-			for _, name := range []string{"cache", "tiny"} {
-				g := rigs[name]
-				if got := dumpNamespace(t, rdb, g.store.ns); !slices.Equal(got, want) {
-					t.Errorf("%s: state differs from apply.lua's:\n%s", name, firstDiff(want, got))
-				}
-				if got := recordValues(g.out); !slices.Equal(got, wantRecs) {
-					t.Errorf("%s: records differ from apply.lua's:\n%s", name, firstDiff(wantRecs, got))
-				}
-			}
-			fast := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast"))
+			rigs := compareCacheModes(t, rdb, evs, seed)
 			// the workload is link-heavy (a few dozen people): most messages
 			// merge or share identifiers with one in flight
-			if fast < float64(len(evs))/10 {
+			if fast := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast")); fast < float64(len(evs))/10 {
 				t.Errorf("only %v of %d messages took the fast path", fast, len(evs))
 			}
-			if n := testutil.ToFloat64(rigs["full"].proc.m.scripts.WithLabelValues("fast")); n != 0 {
-				t.Errorf("cache off but %v fast messages", n)
-			}
-			if n := testutil.ToFloat64(rigs["tiny"].proc.m.scripts.WithLabelValues("replanned")); n == 0 {
-				t.Error("the tiny cache never retried: evictions untested")
+			if n := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast_merge")); n < 3 {
+				t.Errorf("only %v planned merges", n)
 			}
 		})
 	}
+}
+
+// TestPlannedMergesMatchFullScript: visitors with events, counters and
+// traits are linked to users (the visitor is sometimes the older profile,
+// so it survives; users absorb several visitors, so lineage moves; traits
+// conflict both ways and are removed): merges planned from the cache leave
+// the state and records of apply.lua's merges.
+func TestPlannedMergesMatchFullScript(t *testing.T) {
+	rdb := testenv.Redis(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var evs []schemas.Event
+	n := 0
+	next := func() string { n++; return fmt.Sprintf("pm%d", n) }
+	ts := func() time.Time { return fixedNow.Add(time.Duration(rng.IntN(7200)-3600) * time.Second) }
+	for u := range 60 {
+		uid := fmt.Sprintf("u%d", u)
+		evs = append(evs, schemas.Event{Type: "identify", MessageID: next(), UserID: uid, Timestamp: ts(),
+			Traits: map[string]any{"plan": []string{"free", "pro"}[u%2], "city": "Pune", "tags": []any{"u"}}})
+		for v := range 3 {
+			anon := fmt.Sprintf("v%d-%d", u, v)
+			for range 1 + rng.IntN(3) {
+				evs = append(evs, schemas.Event{Type: "page", MessageID: next(), AnonymousID: anon, Name: "Home", Timestamp: ts()})
+			}
+			tr := map[string]any{"plan": "team", "lang": "mr"}
+			if rng.IntN(3) == 0 {
+				tr["city"] = nil
+			}
+			evs = append(evs, schemas.Event{Type: "identify", MessageID: next(), AnonymousID: anon, Traits: tr, Timestamp: ts()})
+			evs = append(evs, schemas.Event{Type: "track", MessageID: next(), UserID: uid, Event: "Paid", Timestamp: ts()})
+		}
+	}
+	for u := range 60 {
+		for v := range 3 {
+			evs = append(evs, schemas.Event{Type: "identify", MessageID: next(), UserID: fmt.Sprintf("u%d", u),
+				AnonymousID: fmt.Sprintf("v%d-%d", u, v), Traits: map[string]any{"score": v}, Timestamp: ts()})
+		}
+	}
+	rigs := compareCacheModes(t, rdb, evs, 5)
+	if m := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast_merge")); m < 100 {
+		t.Errorf("only %v of 180 merges planned", m)
+	}
+}
+
+// compareCacheModes runs events through a processor without a profile
+// cache (every message runs apply.lua's full logic), one with the default
+// cache and one with a cache of three profiles (evictions, so plans on
+// missing profiles do not hold), in random batch sizes, and requires
+// identical Redis state and identical published records.
+func compareCacheModes(t *testing.T, rdb redis.UniversalClient, evs []schemas.Event, seed uint64) map[string]*rig {
+	t.Helper()
+	base := newRig(t, rdb)
+	rigs := map[string]*rig{
+		"full":  cacheRig(t, rdb, base, -1),
+		"cache": cacheRig(t, rdb, base, 0),
+		"tiny":  cacheRig(t, rdb, base, 3),
+	}
+	for _, g := range rigs {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		for i := 0; i < len(evs); {
+			n := 1 + rng.IntN(700) // batches across chunk boundaries
+			recs := make([]*kgo.Record, 0, n)
+			for _, e := range evs[i:min(i+n, len(evs))] {
+				recs = append(recs, g.record(t, e))
+			}
+			if err := g.proc.Handle(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			i += n
+		}
+	}
+	want := dumpNamespace(t, rdb, rigs["full"].store.ns)
+	wantRecs := recordValues(rigs["full"].out)
+	if len(want) < 100 || len(wantRecs) < 500 {
+		t.Fatalf("workload too small: %d keys, %d records", len(want), len(wantRecs))
+	}
+	for _, name := range []string{"cache", "tiny"} {
+		g := rigs[name]
+		if got := dumpNamespace(t, rdb, g.store.ns); !slices.Equal(got, want) {
+			t.Errorf("%s: state differs from apply.lua's:\n%s", name, firstDiff(want, got))
+		}
+		if got := recordValues(g.out); !slices.Equal(got, wantRecs) {
+			t.Errorf("%s: records differ from apply.lua's:\n%s", name, firstDiff(wantRecs, got))
+		}
+	}
+	if n := testutil.ToFloat64(rigs["full"].proc.m.scripts.WithLabelValues("fast")); n != 0 {
+		t.Errorf("cache off but %v fast messages", n)
+	}
+	if n := testutil.ToFloat64(rigs["tiny"].proc.m.scripts.WithLabelValues("replanned")); n == 0 {
+		t.Error("the tiny cache never replanned: evictions untested")
+	}
+	return rigs
 }
 
 // firstDiff shows where two sorted or ordered lists part.

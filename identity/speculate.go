@@ -12,13 +12,14 @@ type fastPlan struct {
 	out  luaOut // the output when applied
 }
 
-// plan decides how one message is applied. A message that only touches
-// one profile the cache holds (or creates a profile from identifiers the
-// cache does not know), without merges, limits in play, replace or tag
-// unions, gets a fastPlan and the cache takes its effect at once, so the
-// next message of the same profile can be planned before this one reaches
-// Redis. Every other message goes through apply.lua; its identifiers are
-// pending until its reply, and messages sharing them go that way too.
+// plan decides how one message is applied. A message that touches one
+// profile the cache holds (or creates a profile from identifiers the cache
+// does not know), or links two cached profiles into one, without limits in
+// play, replace or tag unions, gets a fastPlan and the cache takes its
+// effect at once, so the next message of the same profile can be planned
+// before this one reaches Redis. Every other message goes through
+// apply.lua; its identifiers are pending until its reply, and messages
+// sharing them go that way too.
 func (p *Processor) plan(in *applyInput, r *rules) {
 	c := p.cache
 	if fp := p.planFast(in, r); fp != nil {
@@ -40,54 +41,118 @@ func (p *Processor) planFast(in *applyInput, r *rules) *fastPlan {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var prof *cachedProfile
+	var prof, other *cachedProfile
 	for _, id := range m.Ids {
 		k := cacheKey(in.Tenant, id)
 		if c.pending[k] > 0 {
 			return nil
 		}
-		if e, ok := c.byIdent[k]; ok {
-			if prof != nil && prof != e {
-				return nil // a merge: apply.lua decides
-			}
+		e, ok := c.byIdent[k]
+		switch {
+		case !ok || e == prof || e == other:
+		case prof == nil:
 			prof = e
+		case other == nil:
+			other = e
+		default:
+			return nil // three profiles: apply.lua decides
 		}
 	}
-	created := prof == nil
-	var newIDs []string
-	if created {
-		newIDs = m.Ids
-	} else {
-		for _, id := range m.Ids {
-			if !hasString(prof.ids, id) {
-				newIDs = append(newIDs, id)
-			}
-		}
-		if len(newIDs) > 0 && len(m.Ids) > 1 && overLimit(r, prof.ids, m.Ids) {
-			return nil // apply.lua drops identifiers by priority
-		}
-	}
-	if created {
+	if prof == nil {
 		prof = &cachedProfile{tenant: in.Tenant, pid: m.Np, traits: make(map[string]traitState, len(m.Tr))}
+		return p.speculate(in, prof, true, m.Ids, nil)
 	}
-	return p.speculate(in, prof, created, newIDs)
+	var absorbed *cachedProfile
+	have := prof.ids
+	if other != nil {
+		// A link of two profiles: the survivor is the older (apply.lua's
+		// rule); its plan holds if both are as cached.
+		if other.c < prof.c || (other.c == prof.c && other.pid < prof.pid) {
+			prof, other = other, prof
+		}
+		if hasTrait(prof, "tags") && hasTrait(other, "tags") {
+			return nil // apply.lua unions the lists
+		}
+		absorbed = other
+		have = append(append([]string(nil), prof.ids...), other.ids...)
+	}
+	var newIDs []string
+	for _, id := range m.Ids {
+		if !hasString(have, id) {
+			newIDs = append(newIDs, id)
+		}
+	}
+	if (len(newIDs) > 0 || absorbed != nil) && len(m.Ids) > 1 && overLimit(r, have, m.Ids) {
+		return nil // apply.lua drops identifiers by priority
+	}
+	return p.speculate(in, prof, false, newIDs, absorbed)
+}
+
+// fieldOps collects the writes of a profile hash in order; a later write
+// of a field replaces an earlier one (set or delete).
+type fieldOps struct {
+	order []string
+	val   map[string]string
+	del   map[string]bool
+}
+
+func (f *fieldOps) set(k, v string) {
+	if f.val == nil {
+		f.val, f.del = map[string]string{}, map[string]bool{}
+	}
+	if _, ok := f.val[k]; !ok && !f.del[k] {
+		f.order = append(f.order, k)
+	}
+	f.val[k] = v
+	delete(f.del, k)
+}
+
+func (f *fieldOps) unset(k string) {
+	f.set(k, "")
+	delete(f.val, k)
+	f.del[k] = true
+}
+
+// changeLog records trait changes: the first old value and the last new
+// one of each trait (apply.lua's change).
+type changeLog struct {
+	list luaList[[]string]
+	at   map[string]int
+}
+
+func (l *changeLog) add(k, old, new string) {
+	if i, ok := l.at[k]; ok {
+		l.list[i][2] = new
+		return
+	}
+	if l.at == nil {
+		l.at = map[string]int{}
+	}
+	l.at[k] = len(l.list)
+	l.list = append(l.list, []string{k, old, new})
 }
 
 // speculate applies the message to the cached profile (the same rules as
-// apply.lua: last write wins by "<ms>|<messageId>", times, identities) and
-// returns the writes; the caller holds the cache mutex.
-func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool, newIDs []string) *fastPlan {
+// apply.lua: absorbing a linked profile, last write wins by
+// "<ms>|<messageId>", times, identities) and returns the writes; the
+// caller holds the cache mutex.
+func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool, newIDs []string, absorbed *cachedProfile) *fastPlan {
 	c := p.cache
 	m := &in.Msg
 	ts := parseMs(m.Ts)
-	meta := m.Ts + "|" + m.Mid
-	sets := make([]any, 0, 4*len(m.Tr)+2*len(newIDs)+6)
-	var dels []any
-	var changes luaList[[]string]
+	var ops fieldOps
+	var changes changeLog
+	var absorbedToken string
+	if absorbed != nil {
+		absorbedToken = absorbed.token
+		absorbInto(prof, absorbed, &ops, &changes)
+		c.remove(absorbed)
+	}
 	for _, id := range newIDs {
-		sets = append(sets, "i:"+id, "1")
+		ops.set("i:"+id, "1")
 		prof.ids = append(prof.ids, id)
 	}
+	meta := m.Ts + "|" + m.Mid
 	for _, kv := range m.Tr {
 		k, v := kv[0], kv[1]
 		st := prof.traits[k]
@@ -95,50 +160,53 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 			continue
 		}
 		st.meta = meta
-		sets = append(sets, "m:"+k, meta)
+		ops.set("m:"+k, meta)
 		if v == "null" {
 			if st.val != "" {
-				dels = append(dels, "t:"+k)
-				changes = append(changes, []string{k, st.val, ""})
+				ops.unset("t:" + k)
+				changes.add(k, st.val, "")
 				st.val = ""
 			}
 		} else if st.val != v {
-			sets = append(sets, "t:"+k, v)
-			changes = append(changes, []string{k, st.val, v})
+			ops.set("t:"+k, v)
+			changes.add(k, st.val, v)
 			st.val = v
 		}
 		prof.traits[k] = st
 	}
 	if prof.c == 0 || ts < prof.c {
 		prof.c = ts
-		sets = append(sets, "_c", m.Ts)
+		ops.set("_c", m.Ts)
 	}
 	if prof.s == 0 || ts > prof.s {
 		prof.s = ts
-		sets = append(sets, "_s", m.Ts)
+		ops.set("_s", m.Ts)
 	}
-	if prof.u == 0 || ((len(changes) > 0 || len(newIDs) > 0) && ts > prof.u) {
+	if prof.u == 0 || ((len(changes.list) > 0 || len(newIDs) > 0 || absorbed != nil) && ts > prof.u) {
 		prof.u = ts
-		sets = append(sets, "_u", m.Ts)
+		ops.set("_u", m.Ts)
 	}
 	expected := prof.token
 	prof.token = versionToken(expected, m.Mid)
 	if created {
 		c.put(prof)
 	} else {
-		for _, id := range newIDs {
+		for _, id := range prof.ids {
 			c.byIdent[cacheKey(prof.tenant, id)] = prof
 		}
 	}
 
 	fp := &fastPlan{pid: prof.pid}
 	fp.out = luaOut{
-		S: outOK, P: prof.pid, Ch: changes,
+		S: outOK, P: prof.pid, Ch: changes.list,
 		ID: append(luaList[string](nil), prof.ids...),
 		C:  strconv.FormatInt(prof.c, 10), Ls: strconv.FormatInt(prof.s, 10), U: strconv.FormatInt(prof.u, 10),
 	}
 	if created {
 		fp.out.Cr = 1
+	}
+	if absorbed != nil {
+		fp.out.Ab = luaList[string]{absorbed.pid}
 	}
 	fp.out.Tr = make(luaList[[]string], 0, len(prof.traits))
 	for k, st := range prof.traits {
@@ -157,7 +225,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if m.En != "" && m.Day >= m.Cut {
 		counter = m.En + "|" + m.Day
 	}
-	args := make([]any, 0, 16+len(m.Ids)+len(newIDs)+len(dels)+len(sets))
+	args := make([]any, 0, 20+len(m.Ids)+len(newIDs)+2*len(ops.order))
 	// args[0] and [1] (prefix, message JSON) are set by applyBatch
 	args = append(args, nil, nil, m.Mid, prof.pid, expected, prof.token,
 		m.TTL, stored, m.Ts, timeline, m.Cap, counter, m.Cut, len(m.Ids))
@@ -168,11 +236,81 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	for _, id := range newIDs {
 		args = append(args, id)
 	}
-	args = append(args, len(dels))
-	args = append(args, dels...)
-	fp.args = append(args, sets...)
+	if absorbed != nil {
+		args = append(args, absorbed.pid, absorbedToken, len(absorbed.ids))
+		for _, id := range absorbed.ids {
+			args = append(args, id)
+		}
+	} else {
+		args = append(args, "", "", 0)
+	}
+	args = append(args, len(ops.del))
+	for _, k := range ops.order {
+		if ops.del[k] {
+			args = append(args, k)
+		}
+	}
+	for _, k := range ops.order {
+		if v, ok := ops.val[k]; ok {
+			args = append(args, k, v)
+		}
+	}
+	fp.args = args
 	return fp
 }
+
+// absorbInto merges a cached profile into the survivor as apply.lua's
+// mergeInto does: identities move, each trait whose write is newer wins
+// (its value, or its removal), times are the min/max of both.
+func absorbInto(s, a *cachedProfile, ops *fieldOps, changes *changeLog) {
+	for _, id := range a.ids {
+		ops.set("i:"+id, "1")
+		s.ids = append(s.ids, id)
+	}
+	for k, at := range a.traits {
+		if at.meta == "" {
+			continue
+		}
+		st := s.traits[k]
+		if !newerMeta(at.meta, st.meta) {
+			continue
+		}
+		ops.set("m:"+k, at.meta)
+		if at.val != "" {
+			if st.val != at.val {
+				ops.set("t:"+k, at.val)
+				changes.add(k, st.val, at.val)
+			}
+		} else if st.val != "" {
+			ops.unset("t:" + k)
+			changes.add(k, st.val, "")
+		}
+		s.traits[k] = traitState{val: at.val, meta: at.meta}
+	}
+	s.c = pickMs(s.c, a.c, true)
+	s.s = pickMs(s.s, a.s, false)
+	s.u = pickMs(s.u, a.u, false)
+	for f, v := range map[string]int64{"_c": s.c, "_s": s.s, "_u": s.u} {
+		if v != 0 {
+			ops.set(f, strconv.FormatInt(v, 10))
+		}
+	}
+}
+
+// pickMs is the smaller (or larger) of two set times (0 = unset).
+func pickMs(x, y int64, smaller bool) int64 {
+	switch {
+	case x == 0:
+		return y
+	case y == 0:
+		return x
+	case (x < y) == smaller:
+		return x
+	}
+	return y
+}
+
+func hasTrait(p *cachedProfile, k string) bool { return p.traits[k].val != "" }
 
 // overLimit reports whether the union of a profile's identities and a
 // message's would hold more values of a type than the rules allow.
