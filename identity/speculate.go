@@ -89,29 +89,40 @@ func (p *Processor) planFast(in *applyInput, r *rules) *fastPlan {
 }
 
 // fieldOps collects the writes of a profile hash in order; a later write
-// of a field replaces an earlier one (set or delete).
+// of a field replaces an earlier one (set or delete). A message writes a
+// handful of fields, so a slice beats maps.
 type fieldOps struct {
-	order []string
-	val   map[string]string
-	del   map[string]bool
+	ops  []fieldOp
+	dels int
 }
 
-func (f *fieldOps) set(k, v string) {
-	if f.val == nil {
-		f.val, f.del = map[string]string{}, map[string]bool{}
-	}
-	if _, ok := f.val[k]; !ok && !f.del[k] {
-		f.order = append(f.order, k)
-	}
-	f.val[k] = v
-	delete(f.del, k)
+type fieldOp struct {
+	field, val string
+	del        bool
 }
 
-func (f *fieldOps) unset(k string) {
-	f.set(k, "")
-	delete(f.val, k)
-	f.del[k] = true
+func (f *fieldOps) put(k, v string, del bool) {
+	for i := range f.ops {
+		if f.ops[i].field == k {
+			if f.ops[i].del != del {
+				if del {
+					f.dels++
+				} else {
+					f.dels--
+				}
+			}
+			f.ops[i].val, f.ops[i].del = v, del
+			return
+		}
+	}
+	f.ops = append(f.ops, fieldOp{field: k, val: v, del: del})
+	if del {
+		f.dels++
+	}
 }
+
+func (f *fieldOps) set(k, v string) { f.put(k, v, false) }
+func (f *fieldOps) unset(k string)  { f.put(k, "", true) }
 
 // changeLog records trait changes: the first old value and the last new
 // one of each trait (apply.lua's change).
@@ -143,8 +154,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	var ops fieldOps
 	var changes changeLog
 	var absorbedToken string
+	absorbedIDs := 0
 	if absorbed != nil {
-		absorbedToken = absorbed.token
+		absorbedToken, absorbedIDs = absorbed.token, len(absorbed.ids)
 		absorbInto(prof, absorbed, &ops, &changes)
 		c.remove(absorbed)
 	}
@@ -191,7 +203,8 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if created {
 		c.put(prof)
 	} else {
-		for _, id := range prof.ids {
+		// the absorbed profile's identities and the new ones now lead here
+		for _, id := range prof.ids[len(prof.ids)-len(newIDs)-absorbedIDs:] {
 			c.byIdent[cacheKey(prof.tenant, id)] = prof
 		}
 	}
@@ -225,7 +238,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if m.En != "" && m.Day >= m.Cut {
 		counter = m.En + "|" + m.Day
 	}
-	args := make([]any, 0, 20+len(m.Ids)+len(newIDs)+2*len(ops.order))
+	args := make([]any, 0, 20+len(m.Ids)+len(newIDs)+2*len(ops.ops))
 	// args[0] and [1] (prefix, message JSON) are set by applyBatch
 	args = append(args, nil, nil, m.Mid, prof.pid, expected, prof.token,
 		m.TTL, stored, m.Ts, timeline, m.Cap, counter, m.Cut, len(m.Ids))
@@ -244,15 +257,15 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	} else {
 		args = append(args, "", "", 0)
 	}
-	args = append(args, len(ops.del))
-	for _, k := range ops.order {
-		if ops.del[k] {
-			args = append(args, k)
+	args = append(args, ops.dels)
+	for _, o := range ops.ops {
+		if o.del {
+			args = append(args, o.field)
 		}
 	}
-	for _, k := range ops.order {
-		if v, ok := ops.val[k]; ok {
-			args = append(args, k, v)
+	for _, o := range ops.ops {
+		if !o.del {
+			args = append(args, o.field, o.val)
 		}
 	}
 	fp.args = args
