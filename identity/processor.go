@@ -126,12 +126,20 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 			}
 		}
 	}()
+	// Each chunk's records are published as soon as it is built (in chunk
+	// order, so a profile's updates keep their order), not at the end of
+	// the batch: early messages of a large batch do not wait for the rest.
+	// Offsets are still committed only after every chunk was published.
 	var b builder
+	var pubErr error
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
 		for c := range applied {
 			p.build(&b, c, now)
+			if b.err == nil && pubErr == nil {
+				pubErr = p.publish(ctx, &b)
+			}
 		}
 	}()
 	for i := 0; i < len(records); i += chunkSize {
@@ -139,28 +147,13 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 	}
 	close(jobs)
 	<-built
-	if applyErr != nil {
+	switch {
+	case applyErr != nil:
 		return applyErr
-	}
-	if b.err != nil {
+	case b.err != nil:
 		return b.err
-	}
-	if p.afterApply != nil {
-		if err := p.afterApply(); err != nil {
-			return err
-		}
-	}
-	if p.sink != nil && len(b.ups) > 0 {
-		p.sink(b.ups)
-	}
-	recs := b.recs
-	for i := range b.dead {
-		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &b.dead[i]))
-	}
-	if len(recs) > 0 && p.produce != nil {
-		if err := p.produce(ctx, recs...); err != nil {
-			return fmt.Errorf("identity: publish profile updates: %w", err)
-		}
+	case pubErr != nil:
+		return pubErr
 	}
 	if p.noStore {
 		return nil
@@ -223,6 +216,31 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 		p.plan(&c.inputs[len(c.inputs)-1], r)
 	}
 	return c
+}
+
+// publish hands what the builder holds to the sink or the broker (and
+// forgets it; toMark stays for the end of the batch).
+func (p *Processor) publish(ctx context.Context, b *builder) error {
+	if p.afterApply != nil {
+		if err := p.afterApply(); err != nil {
+			return err
+		}
+	}
+	if p.sink != nil && len(b.ups) > 0 {
+		p.sink(b.ups)
+		b.ups = nil
+	}
+	recs := b.recs
+	for i := range b.dead {
+		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &b.dead[i]))
+	}
+	b.recs, b.dead = nil, nil
+	if len(recs) > 0 && p.produce != nil {
+		if err := p.produce(ctx, recs...); err != nil {
+			return fmt.Errorf("identity: publish profile updates: %w", err)
+		}
+	}
+	return nil
 }
 
 // builder collects the output of a batch.
