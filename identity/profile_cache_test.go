@@ -152,9 +152,14 @@ func recordValues(c *capture) []string {
 
 // TestProfileCacheMatchesFullScript: random link-heavy workloads give the
 // same state and records with the profile cache off, on and tiny
-// (compareCacheModes).
+// (compareCacheModes), on redis-server and on the embedded Redis.
 func TestProfileCacheMatchesFullScript(t *testing.T) {
-	rdb := testenv.Redis(t)
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) { profileCacheMatchesFullScript(t, b.Client(t)) })
+	}
+}
+
+func profileCacheMatchesFullScript(t *testing.T, rdb redis.UniversalClient) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			evs := randomWorkload(rand.New(rand.NewPCG(seed, 99)), 3000)
@@ -177,7 +182,12 @@ func TestProfileCacheMatchesFullScript(t *testing.T) {
 // conflict both ways and are removed): merges planned from the cache leave
 // the state and records of apply.lua's merges.
 func TestPlannedMergesMatchFullScript(t *testing.T) {
-	rdb := testenv.Redis(t)
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) { plannedMergesMatchFullScript(t, b.Client(t)) })
+	}
+}
+
+func plannedMergesMatchFullScript(t *testing.T, rdb redis.UniversalClient) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var evs []schemas.Event
 	n := 0
