@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,3 +209,37 @@ func BenchmarkProcessorKnownTracks(b *testing.B) {
 // benchBatch is the batch size of the throughput benchmarks (the
 // consumer's MaxPollRecords default).
 const benchBatch = 1000
+
+// BenchmarkProfileCacheMemory: Go heap held by the profile cache per
+// profile (10 traits, 3 identifiers), filled through the processor.
+func BenchmarkProfileCacheMemory(b *testing.B) {
+	const n = 20000
+	g := newRig(b, testenv.Redis(b))
+	var recs []*kgo.Record
+	for u := range n {
+		recs = append(recs, g.record(b, schemas.Event{Type: "identify", MessageID: fmt.Sprintf("cm-%d", u),
+			UserID: fmt.Sprintf("user-%d", u), AnonymousID: fmt.Sprintf("3f1c2a9e-1d2b-4c1f-9d7e-%012d", u),
+			Traits: map[string]any{
+				"email": fmt.Sprintf("user%d@example.com", u), "firstName": "Asha", "lastName": "Rao",
+				"country": "IN", "city": "Bengaluru", "language": "en", "plan": "pro",
+				"emailOptin": true, "tags": []any{"vip", "beta"},
+			}}))
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	b.ResetTimer()
+	handleAll(b, g, recs, 1000)
+	recs = nil
+	with := heap()
+	if got := g.proc.cache.size(); got != n {
+		b.Fatalf("cache holds %d profiles, want %d", got, n)
+	}
+	g.proc.cache = newProfileCache(0)
+	without := heap()
+	runtime.KeepAlive(g) // the rig's captured records count in both
+	b.ReportMetric(float64(with-without)/n, "heap-bytes/cached-profile")
+}

@@ -40,7 +40,7 @@ type cachedProfile struct {
 	pid     string
 	token   string
 	ids     []string // "type:value"
-	traits  map[string]traitState
+	traits  traitList
 	c, s, u int64 // created, last seen, updated (ms); 0 = unset
 }
 
@@ -49,6 +49,48 @@ type cachedProfile struct {
 type traitState struct {
 	val  string
 	meta string
+}
+
+// traitList holds a profile's traits sorted by name: a profile has a few
+// dozen at most, and a slice costs a fraction of a map's memory.
+type traitList []traitEntry
+
+type traitEntry struct {
+	name string
+	traitState
+}
+
+func (l traitList) find(k string) (int, bool) {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if l[m].name < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(l) && l[lo].name == k
+}
+
+// get returns a trait's state (zero when the profile never had it).
+func (l traitList) get(k string) traitState {
+	if i, ok := l.find(k); ok {
+		return l[i].traitState
+	}
+	return traitState{}
+}
+
+// set stores a trait's state.
+func (l *traitList) set(k string, st traitState) {
+	i, ok := l.find(k)
+	if ok {
+		(*l)[i].traitState = st
+		return
+	}
+	*l = append(*l, traitEntry{})
+	copy((*l)[i+1:], (*l)[i:])
+	(*l)[i] = traitEntry{name: k, traitState: st}
 }
 
 // newProfileCache returns a cache of at most max profiles (max <= 0: a
@@ -176,18 +218,18 @@ func (c *profileCache) fill(tenant string, out *luaOut, token string, metas []st
 	p := &cachedProfile{
 		tenant: tenant, pid: out.P, token: token,
 		ids:    append([]string(nil), out.ID...),
-		traits: make(map[string]traitState, len(out.Tr)+2),
+		traits: make(traitList, 0, len(out.Tr)+2),
 		c:      parseMs(out.C), s: parseMs(out.Ls), u: parseMs(out.U),
 	}
 	for _, kv := range out.Tr {
 		if len(kv) == 2 {
-			p.traits[kv[0]] = traitState{val: kv[1]}
+			p.traits.set(kv[0], traitState{val: kv[1]})
 		}
 	}
 	for i := 0; i+1 < len(metas); i += 2 {
-		t := p.traits[metas[i]]
+		t := p.traits.get(metas[i])
 		t.meta = metas[i+1]
-		p.traits[metas[i]] = t
+		p.traits.set(metas[i], t)
 	}
 	c.put(p)
 }

@@ -59,7 +59,7 @@ func (p *Processor) planFast(in *applyInput, r *rules) *fastPlan {
 		}
 	}
 	if prof == nil {
-		prof = &cachedProfile{tenant: in.Tenant, pid: m.Np, traits: make(map[string]traitState, len(m.Tr))}
+		prof = &cachedProfile{tenant: in.Tenant, pid: m.Np, traits: make(traitList, 0, len(m.Tr)+1)}
 		return p.speculate(in, prof, true, m.Ids, nil)
 	}
 	var absorbed *cachedProfile
@@ -167,7 +167,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	meta := m.Ts + "|" + m.Mid
 	for _, kv := range m.Tr {
 		k, v := kv[0], kv[1]
-		st := prof.traits[k]
+		st := prof.traits.get(k)
 		if !newerMeta(meta, st.meta) {
 			continue
 		}
@@ -184,7 +184,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 			changes.add(k, st.val, v)
 			st.val = v
 		}
-		prof.traits[k] = st
+		prof.traits.set(k, st)
 	}
 	if prof.c == 0 || ts < prof.c {
 		prof.c = ts
@@ -222,9 +222,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		fp.out.Ab = luaList[string]{absorbed.pid}
 	}
 	fp.out.Tr = make(luaList[[]string], 0, len(prof.traits))
-	for k, st := range prof.traits {
-		if st.val != "" {
-			fp.out.Tr = append(fp.out.Tr, []string{k, st.val})
+	for _, t := range prof.traits {
+		if t.val != "" {
+			fp.out.Tr = append(fp.out.Tr, []string{t.name, t.val})
 		}
 	}
 	stored := "1"
@@ -280,11 +280,12 @@ func absorbInto(s, a *cachedProfile, ops *fieldOps, changes *changeLog) {
 		ops.set("i:"+id, "1")
 		s.ids = append(s.ids, id)
 	}
-	for k, at := range a.traits {
+	for _, t := range a.traits {
+		k, at := t.name, t.traitState
 		if at.meta == "" {
 			continue
 		}
-		st := s.traits[k]
+		st := s.traits.get(k)
 		if !newerMeta(at.meta, st.meta) {
 			continue
 		}
@@ -298,7 +299,7 @@ func absorbInto(s, a *cachedProfile, ops *fieldOps, changes *changeLog) {
 			ops.unset("t:" + k)
 			changes.add(k, st.val, "")
 		}
-		s.traits[k] = traitState{val: at.val, meta: at.meta}
+		s.traits.set(k, at)
 	}
 	s.c = pickMs(s.c, a.c, true)
 	s.s = pickMs(s.s, a.s, false)
@@ -323,7 +324,7 @@ func pickMs(x, y int64, smaller bool) int64 {
 	return y
 }
 
-func hasTrait(p *cachedProfile, k string) bool { return p.traits[k].val != "" }
+func hasTrait(p *cachedProfile, k string) bool { return p.traits.get(k).val != "" }
 
 // overLimit reports whether the union of a profile's identities and a
 // message's would hold more values of a type than the rules allow.
