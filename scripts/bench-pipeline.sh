@@ -23,7 +23,7 @@ for run in $(seq "$RUNS"); do
   pid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:8360/readyz >/dev/null 2>&1 && break; sleep 0.2; done
   "$bin" load --mode pipeline --rate "$RATE" --events "$EVENTS" --batch-size "$BATCH" --conns "$CONNS" \
-    --extra-segments "$SEGMENTS" --write-key wk --api-key ak | tail -1
+    --extra-segments "$SEGMENTS" --stages --write-key wk --api-key ak | tail -2
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 done

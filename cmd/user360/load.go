@@ -34,6 +34,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&p.Rate, "rate", 0, "pipeline: events per second (0: as fast as accepted)")
 	fs.IntVar(&p.Events, "events", 100000, "pipeline: events to send")
 	fs.IntVar(&p.ExtraSegments, "extra-segments", 99, "pipeline: segments defined besides the measured one")
+	fs.BoolVar(&p.Stages, "stages", false, "pipeline: also split the latency by stage (identity, segmenter) from the records' timestamps")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

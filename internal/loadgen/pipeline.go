@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +41,12 @@ type PipelineConfig struct {
 	ExtraSegments int
 	// Wait bounds the wait for the last entry after sending.
 	Wait time.Duration
+	// Stages also splits the latency by stage (reads the events and
+	// profile-updates topics after the run; see Stages).
+	Stages bool
+	// EventsTopic and UpdatesTopic for Stages (defaults user360.events,
+	// user360.profile-updates).
+	EventsTopic, UpdatesTopic string
 }
 
 // PipelineResult of a run.
@@ -57,9 +62,17 @@ type PipelineResult struct {
 	EventsPerS           float64       // Entered / Elapsed
 	P50, P99, Max        time.Duration // 2xx of an event to its segment.entered
 	SegmentsDefined      int
+	Stages               *Stages // with PipelineConfig.Stages
 }
 
 func (r PipelineResult) String() string {
+	if r.Stages != nil {
+		return r.summary() + "\n" + r.Stages.String()
+	}
+	return r.summary()
+}
+
+func (r PipelineResult) summary() string {
 	return fmt.Sprintf("sent=%d entered=%d redelivered=%d doubled=%d segments=%d send=%s total=%s pipeline_events/s=%.0f latency(2xx→segment.entered) p50=%s p99=%s max=%s",
 		r.Sent, r.Entered, r.Redelivered, r.Doubled, r.SegmentsDefined, r.SendElapsed.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), r.EventsPerS,
 		r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), r.Max.Round(time.Millisecond))
@@ -111,6 +124,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 	pcancel()
 
 	var mu sync.Mutex
+	enteredAt := map[string]time.Time{} // user id → segment.entered record time
 	acked := make(map[string]time.Time, cfg.Events)
 	var lat []time.Duration
 	entered := 0
@@ -144,6 +158,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 					return
 				}
 				seenUser[c.UserID] = true
+				enteredAt[c.UserID] = r.Timestamp
 				if t, ok := acked[c.UserID]; ok {
 					lat = append(lat, now.Sub(t))
 					delete(acked, c.UserID)
@@ -253,12 +268,24 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 		res.EventsPerS = float64(entered) / res.Elapsed.Seconds()
 	}
 	if len(lat) > 0 {
-		slices.Sort(lat)
-		res.P50 = lat[len(lat)/2]
-		res.P99 = lat[min(len(lat)-1, len(lat)*99/100)]
-		res.Max = lat[len(lat)-1]
+		p := percentiles(lat)
+		res.P50, res.P99, res.Max = p.P50, p.P99, p.Max
+	}
+	if cfg.Stages {
+		st, err := stageLatencies(ctx, cfg.Brokers, orDefault(cfg.EventsTopic, "user360.events"), orDefault(cfg.UpdatesTopic, "user360.profile-updates"), run, start.Add(-time.Second), enteredAt)
+		if err != nil {
+			return res, err
+		}
+		res.Stages = &st
 	}
 	return res, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 func createSegment(ctx context.Context, base, apiKey, name string, rule map[string]any) (string, error) {
