@@ -294,3 +294,28 @@ func FuzzPrepareEncode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncodeSummary: the timeline entry encoder writes exactly what
+// json.Marshal writes (events decoded from the fuzzed JSON, at fuzzed
+// times).
+func FuzzEncodeSummary(f *testing.F) {
+	for _, s := range eventSeeds {
+		f.Add(s, int64(1795870152123456789))
+	}
+	f.Add(`{"type":"track","event":"<a&b>","messageId":"m\u2028","properties":{"x":[1,2.5e30,null],"y":{"z":"é"}}}`, int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, in string, ns int64) {
+		var pe plainEvent
+		if decodeEvent([]byte(in), &pe) != nil {
+			return
+		}
+		e := schemas.Event(pe)
+		for _, ts := range []time.Time{time.Unix(0, ns).UTC(), time.Unix(0, ns).In(time.FixedZone("IST", 19800))} {
+			s, _ := summary(&e, ts)
+			want, werr := json.Marshal(s)
+			got, gerr := encodeSummary(&s)
+			if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("got  %s (%v)\nwant %s (%v)", got, gerr, want, werr)
+			}
+		}
+	})
+}

@@ -90,7 +90,7 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 		m.Rp, m.Ut = importMode(e.Context, m.Rp)
 	}
 	sum, counter := summary(e, ts)
-	ev, err := json.Marshal(sum)
+	ev, err := encodeSummary(&sum)
 	if err != nil {
 		// properties that cannot be encoded: keep the entry without them
 		sum.Properties = nil
