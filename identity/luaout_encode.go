@@ -5,7 +5,7 @@ import "strconv"
 // encodeOut encodes an output as apply.lua stores it for redelivery (the
 // shape decodeOut reads); fast.lua stores what the processor planned.
 func encodeOut(o *luaOut) []byte {
-	n := 96 + len(o.P)
+	n := 96 + len(o.P) + len(o.TrJ)
 	for _, kv := range o.Tr {
 		for _, s := range kv {
 			n += len(s) + 4
@@ -30,8 +30,13 @@ func encodeOut(o *luaOut) []byte {
 	b = appendStrings(b, o.Ab)
 	b = append(b, `,"ch":`...)
 	b = appendLists(b, o.Ch)
-	b = append(b, `,"tr":`...)
-	b = appendLists(b, o.Tr)
+	if o.TrJ != nil {
+		b = append(b, `,"trj":`...)
+		b = append(b, o.TrJ...)
+	} else {
+		b = append(b, `,"tr":`...)
+		b = appendLists(b, o.Tr)
+	}
 	b = append(b, `,"id":`...)
 	b = appendStrings(b, o.ID)
 	b = append(b, `,"c":`...)

@@ -145,6 +145,35 @@ func rawObject(entries luaList[[]string], arity, sizeHint int, value func(buf []
 	return append(buf, '}')
 }
 
+// traitsObject builds the traits object of a cached profile (its list is
+// sorted by name): the bytes rawTraits builds from the same traits.
+func traitsObject(l traitList) json.RawMessage {
+	n := 0
+	for _, t := range l {
+		if t.val != "" {
+			n += len(t.name) + len(t.val) + 4
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, n+2)
+	buf = append(buf, '{')
+	first := true
+	for _, t := range l {
+		if t.val == "" {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendKey(buf, t.name)
+		buf = appendRaw(buf, t.val)
+	}
+	return append(buf, '}')
+}
+
 // rawTraits builds the traits object from [name, JSON] pairs, sorted.
 func rawTraits(tr luaList[[]string]) json.RawMessage {
 	return rawObject(tr, 2, 32, func(buf []byte, kv []string) []byte { return appendRaw(buf, kv[1]) })
@@ -194,7 +223,10 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 		return nil
 	}
 	idents := identities(r, out.ID)
-	traits := rawTraits(out.Tr)
+	traits := out.TrJ
+	if traits == nil {
+		traits = rawTraits(out.Tr)
+	}
 	changes := rawChanges(out.Ch)
 	var merge *schemas.Merge
 	if len(out.Ab) > 0 {

@@ -221,12 +221,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if absorbed != nil {
 		fp.out.Ab = luaList[string]{absorbed.pid}
 	}
-	fp.out.Tr = make(luaList[[]string], 0, len(prof.traits))
-	for _, t := range prof.traits {
-		if t.val != "" {
-			fp.out.Tr = append(fp.out.Tr, []string{t.name, t.val})
-		}
-	}
+	fp.out.TrJ = traitsObject(prof.traits)
 	stored := "1"
 	if m.Ns != 1 {
 		stored = string(encodeOut(&fp.out))

@@ -76,6 +76,9 @@ type luaOut struct {
 	Ab  luaList[string]            `json:"ab"`
 	Ch  luaList[[]string]          `json:"ch"` // name, old JSON, new JSON ("" = none)
 	Tr  luaList[[]string]          `json:"tr"` // name, JSON
+	// TrJ: the traits as one JSON object (planned outputs; Tr is then
+	// empty): built once for the stored output and the records.
+	TrJ json.RawMessage `json:"trj,omitempty"`
 	ID  luaList[string]            `json:"id"` // "type:value"
 	C   string                     `json:"c"`
 	Ls  string                     `json:"ls"`
