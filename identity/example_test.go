@@ -57,3 +57,28 @@ func ExampleProcessor() {
 	fmt.Println(p.UserID, len(p.Identities), p.Traits["email"], len(published))
 	// Output: 42 3 asha@example.com 4
 }
+
+// A processor can hand its profile updates over unencoded (a replay's
+// segmenter runs in the same process) instead of producing records.
+func ExampleProcessor_SendUpdatesTo() {
+	srv, _ := redisx.StartEmbedded()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	tenants, _ := config.NewTenants([]config.Tenant{{ID: "demo"}})
+	store := identity.NewStore(rdb, "u360", identity.WithTenants(tenants))
+	proc := identity.NewProcessor(store, tenants, schemas.NewTopics(""),
+		func(context.Context, ...*kgo.Record) error { return nil }, zerolog.Nop(), nil)
+	proc.SendUpdatesTo(func(ups []identity.Update) {
+		for _, u := range ups {
+			fmt.Println(u.Type, u.UserID, string(u.TraitsJSON), len(u.Changes))
+		}
+	})
+	v, _ := json.Marshal(schemas.Event{Type: "identify", MessageID: "m1", UserID: "42",
+		Traits: map[string]any{"plan": "pro"}, Timestamp: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)})
+	_ = proc.Handle(context.Background(), []*kgo.Record{{Key: schemas.Key("demo", "42"), Value: v,
+		Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte("demo")}}}})
+	// Output:
+	// user.created 42 {"plan":"pro","userId":"42"} 0
+	// profile.updated 42 {"plan":"pro","userId":"42"} 2
+}
