@@ -85,3 +85,4 @@ func (s *Store) keyMerges(t, pid string) string   { return s.prefix(t) + "mg:" +
 func (s *Store) keyAlias(t, pid string) string    { return s.prefix(t) + "al:" + pid }
 func (s *Store) keyDedup(t, mid string) string    { return s.prefix(t) + "dd:" + mid }
 func (s *Store) keyTombPID(t, pid string) string  { return s.prefix(t) + "tbp:" + pid }
+func (s *Store) keyTomb(t, typ, v string) string  { return s.prefix(t) + "tb:" + typ + ":" + v }

@@ -189,7 +189,6 @@ type stampSets [][]int64
 func (r *segRun) read(ctx context.Context, res *Result) (map[string]stampSets, error) {
 	o, sr := r.o, res.Segment
 	f := newSegFilter(o.Tenant, o.To, r.se)
-	rs := newResolver(o.Redis, r.plan.Live, o.Tenant)
 	now, conds, loc := o.Clock(), r.se.Conds, r.se.Loc
 	acc := map[string]stampSets{}
 	prog := newProgress(o.Progress, o.Terminal, r.plan.Records, o.ProgressEvery)
@@ -212,9 +211,13 @@ func (r *segRun) read(ctx context.Context, res *Result) (map[string]stampSets, e
 				ms = append(ms, m)
 			}
 		}
-		pids, err := rs.resolve(ctx, ms)
+		ids := make([]identity.RecordIdentifiers, len(ms))
+		for i, m := range ms {
+			ids[i] = identity.RecordIdentifiers{UserID: m.userID, AnonymousID: m.anonID, At: m.at}
+		}
+		pids, err := r.store.ResolveRecords(ctx, o.Tenant, ids)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("replay: %w", err)
 		}
 		for i, m := range ms {
 			if pids[i] == "" {
@@ -254,12 +257,11 @@ func (r *segRun) apply(ctx context.Context, acc map[string]stampSets, sr *Segmen
 		pids = append(pids, p)
 	}
 	slices.Sort(pids)
-	rs := newResolver(o.Redis, r.plan.Live, o.Tenant)
 	byLive := map[string]stampSets{}
 	for chunk := range slices.Chunk(pids, 1000) {
-		canon, err := rs.live(ctx, chunk)
+		canon, err := r.store.LiveProfiles(ctx, o.Tenant, chunk)
 		if err != nil {
-			return err
+			return fmt.Errorf("replay: %w", err)
 		}
 		for _, p := range chunk {
 			l := canon[p]
