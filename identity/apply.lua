@@ -1,4 +1,5 @@
 -- apply.lua: apply one events-topic message to the identity store
+-- (the script is fast.lua followed by this file: absorbRest comes from there)
 -- atomically: dedup, tombstones, resolution (with limits), merge, traits
 -- (last write wins), timeline, counters, output.
 --
@@ -249,27 +250,7 @@ local function mergeInto(a, s)
   sets[#sets + 1] = "_u"; sets[#sets + 1] = pick(sv["_u"], av["_u"], false)
   redis.call("HSET", sk, unpack(sets))
   if #dels > 0 then redis.call("HDEL", sk, unpack(dels)) end
-  local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
-  local la = redis.call("LRANGE", tla, 0, -1)
-  if #la > 0 then
-    local ls = redis.call("LRANGE", tls, 0, -1)
-    for _, x in ipairs(la) do ls[#ls + 1] = x end
-    table.sort(ls, function(x, y) return x > y end)
-    redis.call("DEL", tls)
-    local keep = {}
-    for i = 1, math.min(#ls, m.cap) do keep[i] = ls[i] end
-    redis.call("RPUSH", tls, unpack(keep))
-  end
-  local ea = redis.call("HGETALL", P .. "ec:" .. a)
-  for i = 1, #ea, 2 do
-    if ea[i] ~= "_td" then redis.call("HINCRBY", P .. "ec:" .. s, ea[i], ea[i + 1]) end
-  end
-  for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
-    redis.call("RPUSH", P .. "mg:" .. s, x)
-  end
-  redis.call("SET", P .. "al:" .. a, s)
-  redis.call("DEL", ak, tla, P .. "ec:" .. a, P .. "mg:" .. a)
-  redis.call("ZREM", ZK, a)
+  absorbRest(P, a, s, m.cap, ZK) -- timeline, counters, lineage, alias, keys (fast.lua)
 end
 
 local pid, created, absorbed = nil, 0, {}

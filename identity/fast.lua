@@ -23,6 +23,34 @@
 -- then field/value pairs to set on the profile (merge included)
 --
 -- Returns {0} when applied as planned, {1, stored} when applied before.
+-- absorbRest finishes merging profile a into s outside their hashes:
+-- timelines merged by time and re-capped, counters summed, lineage moved,
+-- a's alias set, its keys deleted, its zset member removed. apply.lua's
+-- mergeInto and fastApply both end a merge with it.
+local function absorbRest(P, a, s, cap, zkey)
+  local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
+  local la = redis.call("LRANGE", tla, 0, -1)
+  if #la > 0 then
+    local ls = redis.call("LRANGE", tls, 0, -1)
+    for _, x in ipairs(la) do ls[#ls + 1] = x end
+    table.sort(ls, function(x, y) return x > y end)
+    redis.call("DEL", tls)
+    local keep = {}
+    for i = 1, math.min(#ls, cap) do keep[i] = ls[i] end
+    redis.call("RPUSH", tls, unpack(keep))
+  end
+  local ea = redis.call("HGETALL", P .. "ec:" .. a)
+  for i = 1, #ea, 2 do
+    if ea[i] ~= "_td" then redis.call("HINCRBY", P .. "ec:" .. s, ea[i], ea[i + 1]) end
+  end
+  for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
+    redis.call("RPUSH", P .. "mg:" .. s, x)
+  end
+  redis.call("SET", P .. "al:" .. a, s)
+  redis.call("DEL", P .. "p:" .. a, tla, P .. "ec:" .. a, P .. "mg:" .. a)
+  redis.call("ZREM", zkey, a)
+end
+
 local function fastApply()
   local P = ARGV[1]
   local dk = P .. "dd:" .. ARGV[3]
@@ -62,27 +90,7 @@ local function fastApply()
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
     for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-    local tla, tls = P .. "tl:" .. ab, P .. "tl:" .. pid
-    local la = redis.call("LRANGE", tla, 0, -1)
-    if #la > 0 then
-      local ls = redis.call("LRANGE", tls, 0, -1)
-      for _, x in ipairs(la) do ls[#ls + 1] = x end
-      table.sort(ls, function(x, y) return x > y end)
-      redis.call("DEL", tls)
-      local keep = {}
-      for j = 1, math.min(#ls, tonumber(ARGV[11])) do keep[j] = ls[j] end
-      redis.call("RPUSH", tls, unpack(keep))
-    end
-    local ea = redis.call("HGETALL", P .. "ec:" .. ab)
-    for j = 1, #ea, 2 do
-      if ea[j] ~= "_td" then redis.call("HINCRBY", P .. "ec:" .. pid, ea[j], ea[j + 1]) end
-    end
-    for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. ab, 0, -1)) do
-      redis.call("RPUSH", P .. "mg:" .. pid, x)
-    end
-    redis.call("SET", P .. "al:" .. ab, pid)
-    redis.call("DEL", P .. "p:" .. ab, tla, P .. "ec:" .. ab, P .. "mg:" .. ab)
-    redis.call("ZREM", KEYS[1], ab)
+    absorbRest(P, ab, pid, tonumber(ARGV[11]), KEYS[1])
     redis.call("LPUSH", P .. "mg:" .. pid,
       cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[9], messageId = ARGV[3]}))
   end
