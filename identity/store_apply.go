@@ -70,15 +70,15 @@ func (l *luaList[T]) UnmarshalJSON(b []byte) error {
 
 // luaOut is the output apply.lua returns and stores for redelivery.
 type luaOut struct {
-	S   string                     `json:"s"`
-	P   string                     `json:"p"`
-	Cr  int                        `json:"cr"`
-	Ab  luaList[string]            `json:"ab"`
-	Ch  luaList[[]string]          `json:"ch"` // name, old JSON, new JSON ("" = none)
-	Tr  luaList[[]string]          `json:"tr"` // name, JSON
+	S  string            `json:"s"`
+	P  string            `json:"p"`
+	Cr int               `json:"cr"`
+	Ab luaList[string]   `json:"ab"`
+	Ch luaList[[]string] `json:"ch"` // name, old JSON, new JSON ("" = none)
+	Tr luaList[[]string] `json:"tr"` // name, JSON
 	// TrJ: the traits as one JSON object (planned outputs; Tr is then
 	// empty): built once for the stored output and the records.
-	TrJ json.RawMessage `json:"trj,omitempty"`
+	TrJ json.RawMessage            `json:"trj,omitempty"`
 	ID  luaList[string]            `json:"id"` // "type:value"
 	C   string                     `json:"c"`
 	Ls  string                     `json:"ls"`
