@@ -55,37 +55,28 @@ func (c *capture) produce(_ context.Context, recs ...*kgo.Record) error {
 }
 
 func (c *capture) updates(t testing.TB) []schemas.ProfileUpdate {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []schemas.ProfileUpdate
-	for _, r := range c.recs {
-		if r.Topic != schemas.NewTopics("").ProfileUpdates {
-			continue
-		}
-		var u schemas.ProfileUpdate
-		if err := json.Unmarshal(r.Value, &u); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, u)
-	}
-	return out
+	return capturedOf[schemas.ProfileUpdate](t, c, schemas.NewTopics("").ProfileUpdates)
 }
 
 func (c *capture) deadLetters(t testing.TB) []schemas.DeadLetter {
+	return capturedOf[schemas.DeadLetter](t, c, schemas.NewTopics("").DeadLetter)
+}
+
+// capturedOf decodes the captured records of one topic.
+func capturedOf[T any](t testing.TB, c *capture, topic string) []T {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []schemas.DeadLetter
+	var out []T
 	for _, r := range c.recs {
-		if r.Topic != schemas.NewTopics("").DeadLetter {
+		if r.Topic != topic {
 			continue
 		}
-		var d schemas.DeadLetter
-		if err := json.Unmarshal(r.Value, &d); err != nil {
+		var v T
+		if err := json.Unmarshal(r.Value, &v); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, d)
+		out = append(out, v)
 	}
 	return out
 }

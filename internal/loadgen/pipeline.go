@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/defaults"
 )
 
 // PipelineConfig measures the whole pipeline: events sent to the gateway
@@ -272,20 +274,15 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 		res.P50, res.P99, res.Max = p.P50, p.P99, p.Max
 	}
 	if cfg.Stages {
-		st, err := stageLatencies(ctx, cfg.Brokers, orDefault(cfg.EventsTopic, "user360.events"), orDefault(cfg.UpdatesTopic, "user360.profile-updates"), run, start.Add(-time.Second), enteredAt)
+		defaults.Set(&cfg.EventsTopic, "user360.events")
+		defaults.Set(&cfg.UpdatesTopic, "user360.profile-updates")
+		st, err := stageLatencies(ctx, cfg.Brokers, cfg.EventsTopic, cfg.UpdatesTopic, run, start.Add(-time.Second), enteredAt)
 		if err != nil {
 			return res, err
 		}
 		res.Stages = &st
 	}
 	return res, nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 func createSegment(ctx context.Context, base, apiKey, name string, rule map[string]any) (string, error) {
