@@ -1,26 +1,24 @@
--- apply.lua: apply one events-topic message to the identity store
--- (the script is fast.lua followed by this file: absorbRest comes from there)
--- atomically: dedup, tombstones, resolution (with limits), merge, traits
--- (last write wins), timeline, counters, output.
+-- apply.lua: the full logic of the identity script (after fast.lua,
+-- before batch.lua): apply one events-topic message atomically:
+-- tombstones, resolution (with limits), merge, traits (last write wins),
+-- timeline, counters, output. batch.lua has checked dedup and writes the
+-- dedup mark.
 --
 -- KEYS[1] = <ns>:{<tenant>}:profiles (declares the tenant's hash slot; every
 --           other key this script touches starts with the same prefix, so
 --           it lives in the same slot)
--- ARGV[1] = key prefix "<ns>:{<tenant>}:"
--- ARGV[2] = message JSON (see scriptMsg in store_apply.go)
+-- m       = the message (see scriptMsg in store_apply.go)
 --
 -- Profile hash p:<pid> fields: "t:<trait>" JSON value, "m:<trait>"
 -- "<ms>|<messageId>" of the write that won, "i:<type>:<value>" identities,
 -- "_c" created, "_s" last seen, "_u" updated (ms), "_v" version token.
 --
--- Returns {dup, output}: dup = 1 when the message was applied before (the
--- output is then the stored one, or "1" once it was published). An applied
--- message adds {.., token, {trait, meta, ...}}: the profile's new "_v"
--- version token and its trait metadata, for the processor's cache.
-local P = ARGV[1]
-local ZK = KEYS[1]
-local m = cjson.decode(ARGV[2])
-local dk = P .. "dd:" .. m.mid
+-- fullApply returns the reply {0, output[, token, {trait, meta, ...}]} (an
+-- applied message adds the profile's new "_v" version token and its trait
+-- metadata, for the processor's cache) and the dedup value: the output, or
+-- "1" when nothing will be republished. replanned: a plan that did not
+-- hold brought the message here.
+local function fullApply(P, ZK, m, replanned)
 local ts = tonumber(m.ts)
 local out = {}
 local chg, chgOrder = {}, {}
@@ -29,11 +27,9 @@ local function finish()
   local enc = cjson.encode(out)
   if m.ns == 1 then
     -- replay: nothing will be republished from this key
-    redis.call("SET", dk, "1", "EX", m.ttl)
-  else
-    redis.call("SET", dk, enc, "EX", m.ttl)
+    return {0, enc}, "1"
   end
-  return {0, enc}
+  return {0, enc}, enc
 end
 
 local function idkey(s) return P .. "id:" .. s end
@@ -79,8 +75,6 @@ end
 
 ---------------------------------------------------------------- delete
 if m.k == "delete" then
-  local done = redis.call("GET", dk)
-  if done then return {1, done} end
   local targets, seen = {}, {}
   for _, s in ipairs(m.ids) do
     local p = redis.call("GET", idkey(s))
@@ -130,13 +124,12 @@ if m.k == "delete" then
 end
 
 ---------------------------------------------------------------- lookups
--- one MGET reads the dedup key, the tombstone flag and every identifier
+-- one MGET reads the tombstone flag and every identifier
 local ids = m.ids
-local keys = {dk, P .. "tbn"}
-for i, s in ipairs(ids) do keys[i + 2] = idkey(s) end
+local keys = {P .. "tbn"}
+for i, s in ipairs(ids) do keys[i + 1] = idkey(s) end
 local got = redis.call("MGET", unpack(keys))
-if got[1] then return {1, got[1]} end
-if got[2] then
+if got[1] then
   for _, s in ipairs(ids) do
     local t = redis.call("GET", P .. "tb:" .. s)
     if t and tonumber(t) >= ts then
@@ -152,7 +145,7 @@ if #ids == 0 then
 end
 local owner = {}
 for i, s in ipairs(ids) do
-  if got[i + 2] then owner[s] = got[i + 2] end
+  if got[i + 1] then owner[s] = got[i + 1] end
 end
 
 ---------------------------------------------------------------- resolution
@@ -361,31 +354,19 @@ if (not cur["_u"]) or ((#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ts > t
   put("_u", m.ts)
 end
 -- the version token that fast.lua checks (see profile_cache.go). When a
--- plan that did not hold brought us here (#ARGV > 2), the token differs
--- from the planned one: the processor's later plans, built on what this
--- message was expected to do, must not match.
+-- plan that did not hold brought us here, the token differs from the
+-- planned one: the processor's later plans, built on what this message was
+-- expected to do, must not match.
 local tsalt = ""
-if #ARGV > 2 then tsalt = "|replanned" end
+if replanned then tsalt = "|replanned" end
 local tok = string.sub(redis.sha1hex((cur["_v"] or "") .. "|" .. m.mid .. tsalt), 1, 16)
 put("_v", tok)
 if #sets > 0 then redis.call("HSET", pk, unpack(sets)) end
 if #dels > 0 then redis.call("HDEL", pk, unpack(dels)) end
 
 ---------------------------------------------------------------- events
-if m.ev ~= "" then
-  local tk = P .. "tl:" .. pid
-  if redis.call("LPUSH", tk, m.tsp .. m.ev) > m.cap then redis.call("LTRIM", tk, 0, m.cap - 1) end
-end
-if m.en ~= "" and m.day >= m.cut then
-  local ek = P .. "ec:" .. pid
-  -- a new day field (count 1) is when old days may need trimming
-  if redis.call("HINCRBY", ek, m.en .. "|" .. m.day, 1) == 1 and redis.call("HGET", ek, "_td") ~= m.cut then
-    redis.call("HSET", ek, "_td", m.cut)
-    for _, f in ipairs(redis.call("HKEYS", ek)) do
-      if f ~= "_td" and string.sub(f, -10) < m.cut then redis.call("HDEL", ek, f) end
-    end
-  end
-end
+if m.ev ~= "" then pushTimeline(P .. "tl:" .. pid, m.tsp .. m.ev, m.cap) end
+if m.en ~= "" and m.day >= m.cut then countEvent(P .. "ec:" .. pid, m.en .. "|" .. m.day, m.cut) end
 
 ---------------------------------------------------------------- output
 out.s = "ok"
@@ -407,7 +388,7 @@ out.id = idl
 out.c = cur["_c"]
 out.ls = cur["_s"]
 out.u = cur["_u"]
-local r = finish()
+local r, stored = finish()
 -- for the processor's profile cache: the token and the trait metadata
 local mt = {}
 for f, v in pairs(cur) do
@@ -415,4 +396,5 @@ for f, v in pairs(cur) do
 end
 r[3] = tok
 r[4] = mt
-return r
+return r, stored
+end

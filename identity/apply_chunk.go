@@ -3,16 +3,66 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
-// apply runs one chunk's scripts and keeps the profile cache in step with
-// the replies.
-func (p *Processor) apply(ctx context.Context, in []applyInput) ([]applyResult, error) {
-	res, err := p.store.applyBatch(ctx, in)
-	p.settle(in, res, err)
-	if err != nil {
-		return nil, err
+// fallbackChunks is how many chunks after one whose plans did not all
+// hold send every plan with its message (the fallback): plans that fail
+// come in streaks (another processor wrote the same people, the cache
+// went stale), and a fallback costs less than a second round.
+const fallbackChunks = 16
+
+// apply runs one chunk's messages through the store and keeps the profile
+// cache in step with the replies. A message that a plan which did not hold
+// stopped is planned again and resent, every plan then with its message
+// (the fallback), so a chunk takes at most two rounds unless messages fail.
+func (p *Processor) apply(ctx context.Context, c *chunk, now time.Time) ([]applyResult, error) {
+	fallback := p.fallbackLeft.Load() > 0
+	if fallback {
+		p.fallbackLeft.Add(-1)
 	}
+	in := c.inputs
+	res := make([]applyResult, len(in))
+	todo := make([]int, len(in))
+	for i := range todo {
+		todo[i] = i
+	}
+	sub := make([]applyInput, 0, len(in))
+	for round := 0; len(todo) > 0; round++ {
+		sub = sub[:0]
+		for _, i := range todo {
+			sub = append(sub, in[i])
+		}
+		r, err := p.store.applyBatch(ctx, sub, now, fallback || round > 0)
+		if err != nil {
+			p.settle(sub, nil, err)
+			return nil, err
+		}
+		p.settle(sub, r, nil)
+		var next []int
+		for k, i := range todo {
+			if r[k].NotRun {
+				next = append(next, i)
+				continue
+			}
+			res[i] = r[k]
+		}
+		if len(next) > 0 {
+			p.fallbackLeft.Store(fallbackChunks)
+			p.m.scripts.WithLabelValues("halted").Add(float64(len(next)))
+			for _, i := range next {
+				in[i].fast, in[i].pending = nil, nil
+				p.plan(&in[i], c.items[i].rules)
+			}
+		}
+		todo = next
+	}
+	p.countPaths(in, res)
+	return res, nil
+}
+
+// countPaths counts how the messages of a chunk reached Redis.
+func (p *Processor) countPaths(in []applyInput, res []applyResult) {
 	var fast, replanned, merges int
 	for i := range res {
 		if in[i].fast != nil {
@@ -29,13 +79,13 @@ func (p *Processor) apply(ctx context.Context, in []applyInput) ([]applyResult, 
 	p.m.scripts.WithLabelValues("fast").Add(float64(fast - replanned))
 	p.m.scripts.WithLabelValues("full").Add(float64(len(in) - fast))
 	p.m.scripts.WithLabelValues("replanned").Add(float64(replanned))
-	return res, nil
 }
 
 // settle updates the cache with a chunk's replies (res is nil when the
 // chunk failed as a whole). A planned message that did not apply as
-// planned drops its profile, whose cached state was speculative; the full
-// logic's replies fill the cache; pending identifiers are released.
+// planned (or did not run) drops its profile, whose cached state was
+// speculative; the full logic's replies fill the cache; pending
+// identifiers are released.
 func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 	c := p.cache
 	for i := range in {
@@ -44,10 +94,12 @@ func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 		if err == nil && i < len(res) {
 			r = &res[i]
 		}
-		if x.fast != nil && (r == nil || r.Err != nil || r.Replanned || r.Dup) {
+		if x.fast != nil && (r == nil || r.NotRun || r.Err != nil || r.Replanned || r.Dup) {
 			c.drop(x.Tenant, x.fast.pid)
+		} else if x.fast != nil && x.fast.fallback {
+			c.confirm(x.fast.prof)
 		}
-		if r != nil && r.Err == nil && !r.Dup && (x.fast == nil || r.Replanned) {
+		if r != nil && !r.NotRun && r.Err == nil && !r.Dup && (x.fast == nil || r.Replanned) {
 			switch r.Out.S {
 			case outOK:
 				c.fill(x.Tenant, &r.Out, r.Token, r.Metas)

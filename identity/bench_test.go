@@ -183,12 +183,14 @@ func BenchmarkProfileMemory(b *testing.B) {
 			for _, k := range keys {
 				total += g.rdb.MemoryUsage(ctx, k).Val()
 			}
-			dedup += g.rdb.MemoryUsage(ctx, g.store.keyDedup(g.tenant, fmt.Sprintf("mem-%d", u))).Val()
 		}
+		// the dedup bucket (a hash) holds the n messages' marks
+		b, _ := g.store.dedupBucket(g.proc.clock())
+		dedup = g.rdb.MemoryUsage(ctx, g.store.keyDedup(g.tenant, b)).Val()
 		total += g.rdb.MemoryUsage(ctx, g.store.keyProfiles(g.tenant)).Val()
 	}
 	b.ReportMetric(float64(total)/n, "bytes/profile")
-	b.ReportMetric(float64(dedup)/n, "bytes/dedup-key")
+	b.ReportMetric(float64(dedup)/n, "bytes/dedup-mark")
 }
 
 // BenchmarkProcessorKnownTracks: only tracks of known users (every

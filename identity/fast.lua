@@ -1,28 +1,27 @@
--- fast.lua: the prelude of apply.lua (the two files form one script). When
--- the processor planned the message from its profile cache (speculate.go),
--- ARGV[3..] carry the plan: this part checks that Redis still holds the
+-- fast.lua: the first part of the identity script (fast.lua, apply.lua,
+-- batch.lua form one script; batch.lua drives it). When the processor
+-- planned a message from its profile cache (speculate.go), its plan
+-- arguments carry the writes: fastApply checks that Redis still holds the
 -- state the plan was built on and, if so, only writes. Otherwise it writes
--- nothing and apply.lua's full logic runs, in the same call: a plan that
--- does not hold costs no retry and never reorders messages.
+-- nothing and returns false; batch.lua then runs apply.lua's full logic on
+-- the message (when the plan came with the message) or stops the call.
 --
--- ARGV[1]  key prefix "<ns>:{<tenant>}:", ARGV[2] message JSON (apply.lua)
--- ARGV[3]  messageId
--- ARGV[4]  profile id
--- ARGV[5]  expected "_v" token of the profile ("" = the message creates it)
--- ARGV[6]  the token this write sets
--- ARGV[7]  dedup TTL (s)
--- ARGV[8]  dedup value (the output, or "1" when nothing is republished)
--- ARGV[9]  event time (ms), for tombstones
--- ARGV[10] timeline entry ("" = none), ARGV[11] timeline cap
--- ARGV[12] counter field "<name>|<day>" ("" = none), ARGV[13] first day kept
--- ARGV[14] n: the message's identifiers follow
--- then k: identifiers new to the profile follow
--- then the profile the message merges into this one ("" = none), its
---   expected token, and a: its identifiers follow
--- then d: profile fields to delete follow
--- then field/value pairs to set on the profile (merge included)
---
--- Returns {0} when applied as planned, {1, stored} when applied before.
+-- Plan arguments, from ARGV[i] on:
+--   i     messageId
+--   i+1   profile id
+--   i+2   expected "_v" token of the profile ("" = the message creates it)
+--   i+3   the token this write sets
+--   i+4   dedup value (the output, or "1" when nothing is republished)
+--   i+5   event time (ms), for tombstones
+--   i+6   timeline entry ("" = none), i+7 timeline cap
+--   i+8   counter field "<name>|<day>" ("" = none), i+9 first day kept
+--   i+10  n: the message's identifiers follow
+--   then k: identifiers new to the profile follow
+--   then the profile the message merges into this one ("" = none), its
+--     expected token, and a: its identifiers follow
+--   then d: profile fields to delete follow
+--   then field/value pairs to set on the profile (merge included), up to
+--     ARGV[last]
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, counters summed, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
@@ -51,73 +50,77 @@ local function absorbRest(P, a, s, cap, zkey)
   redis.call("ZREM", zkey, a)
 end
 
-local function fastApply()
-  local P = ARGV[1]
-  local dk = P .. "dd:" .. ARGV[3]
-  local pid = ARGV[4]
-  local pk = P .. "p:" .. pid
-  local got = redis.call("MGET", dk, P .. "tbn")
-  if got[1] then return {1, got[1]} end
-  local want = ARGV[5]
-  if want == "" then
-    if redis.call("EXISTS", pk, P .. "al:" .. pid, P .. "tbp:" .. pid) > 0 then return nil end
-  elseif redis.call("HGET", pk, "_v") ~= want then
-    return nil
+-- trimAt is the timeline length at which LPUSH trims back to the cap:
+-- trimming on every push would cost a command per event, so a timeline
+-- holds up to an eighth more than its cap and readers read the first cap.
+local function trimAt(cap) return cap + math.floor(cap / 8) end
+
+-- pushTimeline adds an entry to a profile's timeline.
+local function pushTimeline(tk, entry, cap)
+  if redis.call("LPUSH", tk, entry) > trimAt(cap) then redis.call("LTRIM", tk, 0, cap - 1) end
+end
+
+-- countEvent adds one to a profile's counter field "<name>|<day>"; a new
+-- day field (count 1) is when days before cut may need trimming.
+local function countEvent(ek, field, cut)
+  if redis.call("HINCRBY", ek, field, 1) == 1 and redis.call("HGET", ek, "_td") ~= cut then
+    redis.call("HSET", ek, "_td", cut)
+    for _, f in ipairs(redis.call("HKEYS", ek)) do
+      if f ~= "_td" and string.sub(f, -10) < cut then redis.call("HDEL", ek, f) end
+    end
   end
-  local i = 14
+end
+
+-- fastApply writes a planned message (plan arguments ARGV[i..last]) if
+-- the profiles are as planned and returns true, else writes nothing and
+-- returns false. tbn: a deletion happened lately in the tenant.
+local function fastApply(P, ZK, i, last, tbn)
+  local pid = ARGV[i + 1]
+  local pk = P .. "p:" .. pid
+  local want = ARGV[i + 2]
+  if want == "" then
+    if redis.call("EXISTS", pk, P .. "al:" .. pid, P .. "tbp:" .. pid) > 0 then return false end
+  elseif redis.call("HGET", pk, "_v") ~= want then
+    return false
+  end
+  local base = i
+  i = i + 10
   local n = tonumber(ARGV[i])
-  if got[2] then
-    -- a deletion happened lately: the full logic decides about tombstones
-    local ts = tonumber(ARGV[9])
+  if tbn then
+    -- the full logic decides about tombstones
+    local ts = tonumber(ARGV[base + 5])
     for j = i + 1, i + n do
       local t = redis.call("GET", P .. "tb:" .. ARGV[j])
-      if t and tonumber(t) >= ts then return nil end
+      if t and tonumber(t) >= ts then return false end
     end
   end
   i = i + n + 1
   local k = tonumber(ARGV[i])
   for j = i + 1, i + k do
-    if redis.call("EXISTS", P .. "id:" .. ARGV[j]) == 1 then return nil end
+    if redis.call("EXISTS", P .. "id:" .. ARGV[j]) == 1 then return false end
   end
   local newAt = i
   i = i + k + 1
   local ab, na = ARGV[i], tonumber(ARGV[i + 2])
-  if ab ~= "" and redis.call("HGET", P .. "p:" .. ab, "_v") ~= ARGV[i + 1] then return nil end
+  if ab ~= "" and redis.call("HGET", P .. "p:" .. ab, "_v") ~= ARGV[i + 1] then return false end
   local abAt = i + 2
   -- every check holds: write
   for j = newAt + 1, newAt + k do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-  if want == "" then redis.call("ZADD", KEYS[1], 0, pid) end
+  if want == "" then redis.call("ZADD", ZK, 0, pid) end
+  local cap = tonumber(ARGV[base + 7])
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
     for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-    absorbRest(P, ab, pid, tonumber(ARGV[11]), KEYS[1])
+    absorbRest(P, ab, pid, cap, ZK)
     redis.call("LPUSH", P .. "mg:" .. pid,
-      cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[9], messageId = ARGV[3]}))
+      cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[base + 5], messageId = ARGV[base]}))
   end
   i = abAt + na + 1
   local d = tonumber(ARGV[i])
   if d > 0 then redis.call("HDEL", pk, unpack(ARGV, i + 1, i + d)) end
   i = i + d + 1
-  redis.call("HSET", pk, "_v", ARGV[6], unpack(ARGV, i, #ARGV))
-  if ARGV[10] ~= "" then
-    local tk = P .. "tl:" .. pid
-    local cap = tonumber(ARGV[11])
-    if redis.call("LPUSH", tk, ARGV[10]) > cap then redis.call("LTRIM", tk, 0, cap - 1) end
-  end
-  if ARGV[12] ~= "" then
-    local ek = P .. "ec:" .. pid
-    local cut = ARGV[13]
-    if redis.call("HINCRBY", ek, ARGV[12], 1) == 1 and redis.call("HGET", ek, "_td") ~= cut then
-      redis.call("HSET", ek, "_td", cut)
-      for _, f in ipairs(redis.call("HKEYS", ek)) do
-        if f ~= "_td" and string.sub(f, -10) < cut then redis.call("HDEL", ek, f) end
-      end
-    end
-  end
-  redis.call("SET", dk, ARGV[8], "EX", ARGV[7])
-  return {0}
-end
-if #ARGV > 2 then
-  local r = fastApply()
-  if r then return r end
+  redis.call("HSET", pk, "_v", ARGV[base + 3], unpack(ARGV, i, last))
+  if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], cap) end
+  if ARGV[base + 8] ~= "" then countEvent(P .. "ec:" .. pid, ARGV[base + 8], ARGV[base + 9]) end
+  return true
 end

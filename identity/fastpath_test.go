@@ -160,7 +160,7 @@ func TestScriptMsgEncodeLikeJSON(t *testing.T) {
 		m := scriptMsg{Mid: s, K: "apply", Ts: "1700000000000", Tsp: "1700000000000", Ids: []string{"email:" + s, s},
 			Lim: map[string]int{"email": 3, "user_id": 1, s: -2, "a": 0}, Dl: 5, Tr: [][2]string{{s, `"` + s + `"`}, {"n", "null"}},
 			Rp: i % 2, Ut: 1, Ev: `{"type":"track","properties":{"a":"<b>"}}`, En: s, Day: "2026-11-28", Cut: "2026-10-30",
-			Cap: 100, TTL: -1, Np: "p" + s, Dp: s, TbTTL: 1 << 40, Ns: 1}
+			Cap: 100, Np: "p" + s, Dp: s, TbTTL: 1 << 40, Ns: 1}
 		if i%3 == 0 {
 			m.Ids, m.Lim, m.Tr = nil, nil, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -89,12 +90,11 @@ func TestThreeConsumersInOneGroup(t *testing.T) {
 		want[id] = uf.find(id)
 	}
 	eventually(t, "every message applied", func() bool {
-		n, err := rdb.Exists(ctx, store.keyDedup(tenant, msgs[len(msgs)-1].MessageID)).Result()
-		if err != nil || n == 0 {
+		if ok, err := store.applied(ctx, tenant, msgs[len(msgs)-1].MessageID, time.Now()); err != nil || !ok {
 			return false
 		}
 		for _, m := range msgs {
-			if n, _ := rdb.Exists(ctx, store.keyDedup(tenant, m.MessageID)).Result(); n == 0 {
+			if ok, _ := store.applied(ctx, tenant, m.MessageID, time.Now()); !ok {
 				return false
 			}
 		}

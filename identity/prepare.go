@@ -49,7 +49,6 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 		Dl:    r.limit("\x00"),
 		Tr:    [][2]string{},
 		Cap:   s.cfg.TimelineCap,
-		TTL:   int(s.cfg.DedupTTL / time.Second),
 		TbTTL: int(s.cfg.TombstoneTTL / time.Second),
 		Np:    newProfileID(tenant, e.MessageID),
 		Day:   ts.Format("2006-01-02"),

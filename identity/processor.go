@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,9 @@ type Processor struct {
 	cache *profileCache
 	// sink receives the profile updates instead of produce (SendUpdatesTo).
 	sink func([]Update)
+	// fallbackLeft: chunks that still send plans with their messages
+	// (see apply).
+	fallbackLeft atomic.Int32
 }
 
 // NewProcessor builds a processor on a store. produce publishes output;
@@ -120,7 +124,7 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 				p.settle(c.inputs, nil, applyErr) // drain
 				continue
 			}
-			c.results, applyErr = p.apply(ctx, c.inputs)
+			c.results, applyErr = p.apply(ctx, c, now)
 			if applyErr == nil {
 				applied <- c
 			}
@@ -158,7 +162,7 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 	if p.noStore {
 		return nil
 	}
-	if err := p.store.markPublished(ctx, b.toMark); err != nil {
+	if err := p.store.markPublished(ctx, b.toMark, b.buckets); err != nil {
 		// Not fatal: a redelivery would republish identical records.
 		if errors.Is(err, context.Canceled) {
 			return err
@@ -245,11 +249,12 @@ func (p *Processor) publish(ctx context.Context, b *builder) error {
 
 // builder collects the output of a batch.
 type builder struct {
-	recs   []*kgo.Record
-	ups    []Update // with a sink (SendUpdatesTo) instead of recs
-	dead   []schemas.DeadLetter
-	toMark []applyInput
-	err    error
+	recs    []*kgo.Record
+	ups     []Update // with a sink (SendUpdatesTo) instead of recs
+	dead    []schemas.DeadLetter
+	toMark  []applyInput
+	buckets []int64 // the dedup bucket of each toMark
+	err     error
 }
 
 // build turns a chunk's script outputs into records.
@@ -305,6 +310,7 @@ func (p *Processor) build(b *builder, c *chunk, now time.Time) {
 			b.recs = append(b.recs, rec)
 		}
 		b.toMark = append(b.toMark, c.inputs[i])
+		b.buckets = append(b.buckets, res.Bucket)
 	}
 }
 

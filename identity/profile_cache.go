@@ -42,6 +42,10 @@ type cachedProfile struct {
 	ids     []string // "type:value"
 	traits  traitList
 	c, s, u int64 // created, last seen, updated (ms); 0 = unset
+	// unconfirmed: a plan created the profile (or merged one such into it)
+	// and Redis has not confirmed it yet; plans on it carry their message
+	// so that the full logic applies them if it does not hold.
+	unconfirmed bool
 }
 
 // traitState is a trait's JSON value ("" = absent) and the "<ms>|<mid>"
@@ -155,6 +159,14 @@ func (c *profileCache) remove(p *cachedProfile) {
 }
 
 // drop forgets a profile by id.
+// confirm clears a profile's unconfirmed mark once a plan that created it
+// (or merged an unconfirmed one into it) applied as planned.
+func (c *profileCache) confirm(p *cachedProfile) {
+	c.mu.Lock()
+	p.unconfirmed = false
+	c.mu.Unlock()
+}
+
 func (c *profileCache) drop(tenant, pid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

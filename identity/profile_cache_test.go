@@ -166,6 +166,7 @@ func profileCacheMatchesFullScript(t *testing.T, rdb redis.UniversalClient) {
 			rigs := compareCacheModes(t, rdb, evs, seed)
 			// the workload is link-heavy (a few dozen people): most messages
 			// merge or share identifiers with one in flight
+			t.Logf("paths: fast %v, replanned %v, halted %v, full %v", testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("replanned")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("halted")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("full")))
 			if fast := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast")); fast < float64(len(evs))/10 {
 				t.Errorf("only %v of %d messages took the fast path", fast, len(evs))
 			}
@@ -316,6 +317,11 @@ func TestStaleCacheIsRetried(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(b.proc.m.scripts.WithLabelValues("replanned")); n < 1 {
 		t.Errorf("b's stale plan was not retried (retries %v)", n)
+	}
+	// s3's plan (no message attached: the profile was confirmed) stopped
+	// its call, so s4 waited and was sent again after s3
+	if n := testutil.ToFloat64(a.proc.m.scripts.WithLabelValues("halted")); n < 2 {
+		t.Errorf("a's call was not stopped at s3 (%v halted)", n)
 	}
 	// the update records of s3 carry the traits Redis holds, not a's stale copy
 	ups := a.out.updates(t)

@@ -84,7 +84,6 @@ func encodeScriptMsg(m *scriptMsg) []byte {
 	b = append(b, `,"cut":`...)
 	b = appendJSONString(b, m.Cut)
 	b = appendIntField(b, `,"cap":`, m.Cap)
-	b = appendIntField(b, `,"ttl":`, m.TTL)
 	b = append(b, `,"np":`...)
 	b = appendJSONString(b, m.Np)
 	b = append(b, `,"dp":`...)

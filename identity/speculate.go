@@ -7,9 +7,13 @@ import (
 // fastPlan is a message applied through fast.lua: its arguments and the
 // output it has if Redis holds the state the plan was built on.
 type fastPlan struct {
-	pid  string
-	args []any  // ARGV of the script (fast.lua's part)
-	out  luaOut // the output when applied
+	pid string
+	// fallback: send the message with the plan (the plan builds on a
+	// profile that Redis has not confirmed: it may not hold)
+	fallback bool
+	prof     *cachedProfile // to confirm when the plan held
+	args     []any          // ARGV of the script (fast.lua's part)
+	out      luaOut         // the output when applied
 }
 
 // plan decides how one message is applied. A message that touches one
@@ -209,7 +213,11 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		}
 	}
 
-	fp := &fastPlan{pid: prof.pid}
+	fp := &fastPlan{pid: prof.pid, prof: prof, fallback: prof.unconfirmed || created}
+	if absorbed != nil && absorbed.unconfirmed {
+		fp.fallback = true
+	}
+	prof.unconfirmed = fp.fallback
 	fp.out = luaOut{
 		S: outOK, P: prof.pid, Ch: changes.list,
 		ID: append(luaList[string](nil), prof.ids...),
@@ -233,10 +241,10 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if m.En != "" && m.Day >= m.Cut {
 		counter = m.En + "|" + m.Day
 	}
-	args := make([]any, 0, 20+len(m.Ids)+len(newIDs)+2*len(ops.ops))
-	// args[0] and [1] (prefix, message JSON) are set by applyBatch
-	args = append(args, nil, nil, m.Mid, prof.pid, expected, prof.token,
-		m.TTL, stored, m.Ts, timeline, m.Cap, counter, m.Cut, len(m.Ids))
+	args := make([]any, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
+	// fast.lua's plan arguments
+	args = append(args, m.Mid, prof.pid, expected, prof.token,
+		stored, m.Ts, timeline, m.Cap, counter, m.Cut, len(m.Ids))
 	for _, id := range m.Ids {
 		args = append(args, id)
 	}

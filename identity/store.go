@@ -2,6 +2,7 @@ package identity
 
 import (
 	_ "embed"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,10 +16,14 @@ var applySource string
 //go:embed fast.lua
 var fastSource string
 
-// applyScript applies one message atomically: fast.lua (writes the
-// processor planned from its profile cache, if the profile is still as
-// planned) followed by apply.lua (everything else).
-var applyScript = redis.NewScript(fastSource + "\n" + applySource)
+//go:embed batch.lua
+var batchSource string
+
+// applyScript applies a run of one tenant's messages, each atomically:
+// fast.lua (writes the processor planned from its profile cache, if the
+// profiles are still as planned), apply.lua (the full logic) and batch.lua
+// (dedup and the run), as one script.
+var applyScript = redis.NewScript(fastSource + "\n" + applySource + "\n" + batchSource)
 
 // Store is the Redis materialised view of profiles: identities, traits,
 // timelines, counters, merges. The events log is the source of truth; the
@@ -83,6 +88,8 @@ func (s *Store) keyTimeline(t, pid string) string { return s.prefix(t) + "tl:" +
 func (s *Store) keyCounts(t, pid string) string   { return s.prefix(t) + "ec:" + pid }
 func (s *Store) keyMerges(t, pid string) string   { return s.prefix(t) + "mg:" + pid }
 func (s *Store) keyAlias(t, pid string) string    { return s.prefix(t) + "al:" + pid }
-func (s *Store) keyDedup(t, mid string) string    { return s.prefix(t) + "dd:" + mid }
-func (s *Store) keyTombPID(t, pid string) string  { return s.prefix(t) + "tbp:" + pid }
-func (s *Store) keyTomb(t, typ, v string) string  { return s.prefix(t) + "tb:" + typ + ":" + v }
+func (s *Store) keyDedup(t string, bucket int64) string {
+	return s.prefix(t) + "dd:" + strconv.FormatInt(bucket, 10)
+}
+func (s *Store) keyTombPID(t, pid string) string { return s.prefix(t) + "tbp:" + pid }
+func (s *Store) keyTomb(t, typ, v string) string { return s.prefix(t) + "tb:" + typ + ":" + v }

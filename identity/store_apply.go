@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,7 +29,6 @@ type scriptMsg struct {
 	Day   string         `json:"day"` // event day (UTC)
 	Cut   string         `json:"cut"` // first day inside the counter lookback
 	Cap   int            `json:"cap"` // timeline cap
-	TTL   int            `json:"ttl"` // dedup TTL, seconds
 	Np    string         `json:"np"`  // id of a profile this message creates
 	Dp    string         `json:"dp"`  // delete: a profile id to delete
 	TbTTL int            `json:"tbttl"`
@@ -100,74 +101,184 @@ type applyResult struct {
 	// after an apply.lua write (for the profile cache).
 	Token string
 	Metas []string
+	// NotRun: an earlier message's plan did not hold and stopped the call:
+	// this message did nothing (plan it again and resend it).
+	NotRun bool
+	// Bucket is the dedup bucket that marks the message.
+	Bucket int64
 }
 
-// applyBatch runs apply.lua for every message in one pipeline, in order.
-// A transport error fails the batch (the caller retries it; dedup makes the
-// retry idempotent); a script error fails only its message.
-func (s *Store) applyBatch(ctx context.Context, in []applyInput) ([]applyResult, error) {
+// callSize is the most messages one script call applies: enough to make
+// the call's own cost small per message, few enough that Redis is never
+// busy with one call for long (a call of known users' tracks takes about
+// a millisecond).
+const callSize = 64
+
+// applyBatch applies messages in order: one pipeline of script calls, each
+// call a run of one tenant's messages (batch.lua). A transport error fails
+// the batch (the caller retries it; dedup makes the retry idempotent); a
+// message that fails for good fails alone. With fallback every planned
+// message carries its JSON, so that apply.lua can apply it if its plan
+// does not hold; without, a plan that does not hold stops its tenant's
+// messages there: they come back with NotRun set, for the caller to plan
+// again and resend.
+func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, fallback bool) ([]applyResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	payloads := make([][]byte, len(in))
-	for i := range in {
-		payloads[i] = scriptPayload(&in[i].Msg)
-	}
+	bucket, ttl := s.dedupBucket(now)
+	halt := uuid.NewString()
+	calls := planCalls(in)
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(in))
-		for i := range in {
-			t := in[i].Tenant
-			if f := in[i].fast; f != nil {
-				f.args[0], f.args[1] = s.prefix(t), payloads[i]
-				cmds[i] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, f.args...)
-			} else {
-				cmds[i] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, s.prefix(t), payloads[i])
+		cmds := make([]*redis.Cmd, len(calls))
+		for c, call := range calls {
+			t := in[call[0]].Tenant
+			args := make([]any, 0, 5+24*len(call))
+			args = append(args, s.prefix(t), halt, bucket, ttl, dedupBuckets)
+			for _, i := range call {
+				args = appendMessageArgs(args, &in[i], fallback)
 			}
+			cmds[c] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, args...)
 		}
 		_, _ = pipe.Exec(ctx)
-		noScript := false
-		for _, c := range cmds {
-			if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				noScript = true
-				break
-			}
-		}
-		if noScript && attempt == 0 {
+		if attempt == 0 && anyNoScript(cmds) {
 			if err := applyScript.Load(ctx, s.rdb).Err(); err != nil {
 				return nil, fmt.Errorf("identity: load apply script: %w", err)
 			}
 			continue
 		}
 		res := make([]applyResult, len(in))
-		for i, c := range cmds {
-			v, err := c.Result()
-			if err != nil {
-				var re redis.Error
-				if errors.As(err, &re) && !redis.HasErrorPrefix(err, "NOSCRIPT") &&
-					!redis.HasErrorPrefix(err, "LOADING") && !redis.HasErrorPrefix(err, "BUSY") &&
-					!redis.HasErrorPrefix(err, "TRYAGAIN") && !redis.HasErrorPrefix(err, "MOVED") &&
-					!redis.HasErrorPrefix(err, "ASK") && !redis.HasErrorPrefix(err, "CLUSTERDOWN") &&
-					!redis.HasErrorPrefix(err, "OOM") && !redis.HasErrorPrefix(err, "READONLY") {
-					res[i].Err = fmt.Errorf("%w: %w", ErrBadMessage, err)
-					continue
-				}
+		halted := map[string]bool{}
+		for c, call := range calls {
+			if err := decodeCall(cmds[c], call, in, res, bucket); err != nil {
+				return nil, err
+			}
+			if res[call[len(call)-1]].NotRun {
+				halted[in[call[0]].Tenant] = true
+			}
+		}
+		// the halt marks served their pipeline (they expire anyway)
+		for t := range halted {
+			if err := s.rdb.Del(ctx, s.prefix(t)+"halt:"+halt).Err(); err != nil {
 				return nil, fmt.Errorf("identity: apply batch: %w", err)
-			}
-			if f := in[i].fast; f != nil {
-				err = decodeFastReply(v, f, &res[i])
-			} else {
-				err = decodeReply(v, &res[i])
-			}
-			if err != nil {
-				res[i].Err = err
 			}
 		}
 		return res, nil
 	}
 }
 
-// scriptPayload encodes a script message (ARGV[2]); it cannot fail: the
+// planCalls splits a batch into script calls: runs of one tenant's
+// messages in batch order, at most callSize each (indexes into in).
+func planCalls(in []applyInput) [][]int {
+	var calls [][]int
+	open := map[string]int{} // tenant → its call being filled
+	for i := range in {
+		t := in[i].Tenant
+		c, ok := open[t]
+		if !ok || len(calls[c]) == callSize {
+			c = len(calls)
+			calls = append(calls, make([]int, 0, min(callSize, len(in)-i)))
+			open[t] = c
+		}
+		calls[c] = append(calls[c], i)
+	}
+	return calls
+}
+
+// appendMessageArgs adds one message to a call's arguments (batch.lua).
+func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
+	f := x.fast
+	if f == nil {
+		return append(args, "a", x.Msg.Mid, scriptPayload(&x.Msg))
+	}
+	kind := "p"
+	if fallback || f.fallback {
+		kind = "P"
+	}
+	args = append(args, kind, len(f.args))
+	args = append(args, f.args...)
+	if kind == "P" {
+		args = append(args, scriptPayload(&x.Msg))
+	}
+	return args
+}
+
+func anyNoScript(cmds []*redis.Cmd) bool {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return true
+		}
+	}
+	return false
+}
+
+// transientPrefixes are the Redis errors that fail a batch (to be retried)
+// instead of one message.
+var transientPrefixes = []string{"NOSCRIPT", "LOADING", "BUSY", "TRYAGAIN", "MOVED", "ASK", "CLUSTERDOWN", "OOM", "READONLY", "MASTERDOWN", "NOREPLICAS"}
+
+func transientError(msg string) bool {
+	msg = strings.TrimPrefix(msg, "-")
+	for _, p := range transientPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeCall reads one call's reply {applied, replies} into res; the
+// messages after the applied ones are NotRun.
+func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, bucket int64) error {
+	v, err := cmd.Result()
+	if err != nil {
+		return fmt.Errorf("identity: apply batch: %w", err)
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) != 2 {
+		return fmt.Errorf("%w: call reply %T", ErrScript, v)
+	}
+	applied, _ := arr[0].(int64)
+	replies, _ := arr[1].([]any)
+	if int(applied) > len(call) || len(replies) < int(applied) {
+		return fmt.Errorf("%w: %d of %d messages applied, %d replies", ErrScript, applied, len(call), len(replies))
+	}
+	for k, i := range call {
+		r := &res[i]
+		if k >= int(applied) {
+			r.NotRun = true
+			continue
+		}
+		r.Bucket = bucket
+		rep, _ := replies[k].([]any)
+		if len(rep) == 2 {
+			if code, _ := rep[0].(int64); code == -1 {
+				msg, _ := rep[1].(string)
+				if transientError(msg) {
+					return fmt.Errorf("identity: apply batch: %s", msg)
+				}
+				r.Err = fmt.Errorf("%w: %s", ErrBadMessage, msg)
+				continue
+			}
+		}
+		if len(rep) == 3 {
+			// applied before: the stored output, in the bucket that holds it
+			r.Bucket, _ = rep[2].(int64)
+			rep = rep[:2]
+		}
+		if f := in[i].fast; f != nil {
+			err = decodeFastReply(rep, f, r)
+		} else {
+			err = decodeReply(rep, r)
+		}
+		if err != nil {
+			r.Err = err
+		}
+	}
+	return nil
+}
+
+// scriptPayload encodes a script message (apply.lua's m); it cannot fail: the
 // message holds strings and integers only.
 func scriptPayload(m *scriptMsg) []byte { return encodeScriptMsg(m) }
 
@@ -209,23 +320,71 @@ func decodeFastReply(v any, f *fastPlan, r *applyResult) error {
 			return nil
 		}
 	}
-	r.Replanned = true
-	return decodeReply(v, r)
+	err := decodeReply(v, r)
+	r.Replanned = !r.Dup
+	return err
 }
 
-// markPublished replaces the stored outputs of published messages by "1"
-// (keeping their TTL): a later redelivery publishes nothing, and the dedup
-// keys stay small.
-func (s *Store) markPublished(ctx context.Context, done []applyInput) error {
+// markPublished replaces the stored outputs of published messages by "1":
+// a later redelivery publishes nothing, and the dedup buckets stay small.
+// One HSET per dedup bucket and tenant.
+func (s *Store) markPublished(ctx context.Context, done []applyInput, buckets []int64) error {
 	if len(done) == 0 {
 		return nil
 	}
-	pipe := s.rdb.Pipeline()
-	for i := range done {
-		pipe.SetArgs(ctx, s.keyDedup(done[i].Tenant, done[i].Msg.Mid), "1", redis.SetArgs{Mode: "XX", KeepTTL: true})
+	type group struct {
+		tenant string
+		bucket int64
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	fields := map[group][]any{}
+	var order []group
+	for i := range done {
+		g := group{done[i].Tenant, buckets[i]}
+		if _, ok := fields[g]; !ok {
+			order = append(order, g)
+		}
+		fields[g] = append(fields[g], done[i].Msg.Mid, "1")
+	}
+	pipe := s.rdb.Pipeline()
+	for _, g := range order {
+		pipe.HSet(ctx, s.keyDedup(g.tenant, g.bucket), fields[g]...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: mark published: %w", err)
 	}
 	return nil
+}
+
+// dedupBuckets is how many dedup buckets (the current one and older ones)
+// remember a messageId; each spans a quarter of DedupTTL, so a messageId is
+// remembered for at least DedupTTL and at most 5/4 of it.
+const dedupBuckets = 5
+
+// dedupBucket is the bucket a message applied now is marked in and the
+// TTL (s) that keeps it until no later bucket's check reads it.
+func (s *Store) dedupBucket(now time.Time) (bucket, ttl int64) {
+	span := int64(s.cfg.DedupTTL / (dedupBuckets - 1))
+	bucket = now.UnixNano() / span
+	end := (bucket + dedupBuckets) * span
+	return bucket, (end-now.UnixNano())/int64(time.Second) + 60
+}
+
+// applied reports whether a message id is marked in one of the dedup
+// buckets that a message arriving now checks.
+func (s *Store) applied(ctx context.Context, tenant, mid string, now time.Time) (bool, error) {
+	b, _ := s.dedupBucket(now)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.BoolCmd, dedupBuckets)
+	for k := range cmds {
+		cmds[k] = pipe.HExists(ctx, s.keyDedup(tenant, b-int64(k)), mid)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, fmt.Errorf("identity: read dedup: %w", err)
+	}
+	for _, c := range cmds {
+		if c.Val() {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -222,7 +222,8 @@ func (s *Store) ScanProfiles(ctx context.Context, tenant, cursor string, limit i
 // per-event daily counts inside the lookback window.
 func (s *Store) ProfileEvents(ctx context.Context, tenant, profileID string) (schemas.ProfileEvents, error) {
 	pipe := s.rdb.Pipeline()
-	tl := pipe.LRange(ctx, s.keyTimeline(tenant, profileID), 0, -1)
+	// the list may hold a few more than the cap (fast.lua's trimAt)
+	tl := pipe.LRange(ctx, s.keyTimeline(tenant, profileID), 0, int64(s.cfg.TimelineCap)-1)
 	ec := pipe.HGetAll(ctx, s.keyCounts(tenant, profileID))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return schemas.ProfileEvents{}, fmt.Errorf("identity: read events: %w", err)

@@ -1,0 +1,103 @@
+-- batch.lua: the last part of the identity script (after fast.lua and
+-- apply.lua): applies a run of one tenant's messages in order, in one call.
+--
+-- KEYS[1] = <ns>:{<tenant>}:profiles (the tenant's hash slot)
+-- ARGV[1] = key prefix "<ns>:{<tenant>}:"
+-- ARGV[2] = halt token: a call that stops early sets "halt:<token>" and
+--           every later call of the same pipeline with that token does
+--           nothing, so no message overtakes one that was not applied
+-- ARGV[3] = current dedup bucket number, ARGV[4] = its TTL (s),
+-- ARGV[5] = how many buckets (this one and older) remember a messageId
+-- then the messages, each one of
+--   "a", messageId, message JSON            apply.lua's full logic
+--   "p", L, plan arguments (L)              fast.lua's plan; stop if it fails
+--   "P", L, plan arguments (L), message JSON  fast.lua's plan, else full logic
+--
+-- Dedup marks live in hashes dd:<bucket> (field messageId, value the
+-- output until it is published, then "1"), one per DedupTTL/4 of time: a
+-- few hash writes per call instead of a key with a TTL per message.
+--
+-- Returns {applied, replies}: applied counts the messages processed from
+-- the start (the rest did nothing); replies[j] is {0} (applied as planned),
+-- {1, stored, bucket} (applied before), apply.lua's {0, output, token,
+-- metas}, or {-1, error} (the message failed; the call stopped there).
+local P, ZK = ARGV[1], KEYS[1]
+local haltKey = nil
+if ARGV[2] ~= "" then
+  haltKey = P .. "halt:" .. ARGV[2]
+  if redis.call("EXISTS", haltKey) == 1 then return {0, {}} end
+end
+local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
+
+local msgs, mids = {}, {}
+local i = 6
+while i <= #ARGV do
+  local e = {kind = ARGV[i]}
+  if e.kind == "a" then
+    e.mid, e.pay = ARGV[i + 1], ARGV[i + 2]
+    i = i + 3
+  else
+    local l = tonumber(ARGV[i + 1])
+    e.at, e.last, e.mid = i + 2, i + 1 + l, ARGV[i + 2]
+    if e.kind == "P" then
+      e.pay = ARGV[i + 2 + l]
+      i = i + 3 + l
+    else
+      i = i + 2 + l
+    end
+  end
+  msgs[#msgs + 1] = e
+  mids[#mids + 1] = e.mid
+end
+if #msgs == 0 then return {0, {}} end
+
+-- messages applied before: newest bucket first
+local seen = {}
+for b = cur, cur - nb + 1, -1 do
+  local got = redis.call("HMGET", P .. "dd:" .. b, unpack(mids))
+  for j = 1, #mids do
+    if got[j] and not seen[mids[j]] then seen[mids[j]] = {got[j], b} end
+  end
+end
+
+local tbn = redis.call("EXISTS", P .. "tbn") == 1
+local function handle(e)
+  if e.kind ~= "a" then
+    if fastApply(P, ZK, e.at, e.last, tbn) then return {0}, ARGV[e.at + 4] end
+    if e.kind == "p" then return nil end
+  end
+  local r, stored = fullApply(P, ZK, cjson.decode(e.pay), e.kind ~= "a")
+  tbn = redis.call("EXISTS", P .. "tbn") == 1
+  return r, stored
+end
+
+local marks, replies = {}, {}
+local function finish(applied, halt)
+  if #marks > 0 then
+    local bk = P .. "dd:" .. cur
+    redis.call("HSET", bk, unpack(marks))
+    redis.call("EXPIRE", bk, ARGV[4])
+  end
+  if halt and haltKey then redis.call("SET", haltKey, "1", "EX", 60) end
+  return {applied, replies}
+end
+
+for j, e in ipairs(msgs) do
+  local s = seen[e.mid]
+  if s then
+    replies[j] = {1, s[1], s[2]}
+  else
+    local ok, r, stored = pcall(handle, e)
+    if not ok then
+      if type(r) == "table" then r = r.err end
+      replies[j] = {-1, tostring(r)}
+      return finish(j, true)
+    end
+    if not r then return finish(j - 1, true) end
+    replies[j] = r
+    marks[#marks + 1] = e.mid
+    marks[#marks + 1] = stored
+    seen[e.mid] = {stored, cur}
+  end
+end
+return finish(#msgs, false)
