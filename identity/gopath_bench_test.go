@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/schemas"
@@ -44,21 +43,20 @@ func BenchmarkGoPath(b *testing.B) {
 	if len(c.dead) > 0 || len(c.inputs) != n {
 		b.Fatalf("%d dead letters, %d inputs", len(c.dead), len(c.inputs))
 	}
-	if err := applyScript.Load(ctx, g.rdb).Err(); err != nil {
-		b.Fatal(err)
-	}
-	pipe := g.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, n)
+	// apply.lua's replies (every message through the full logic: "a")
+	t := g.tenant
+	bucket, ttl := g.store.dedupBucket(now)
+	args := []any{g.store.prefix(t), "", bucket, ttl, dedupBuckets}
 	for i := range c.inputs {
-		t := c.inputs[i].Tenant
-		cmds[i] = applyScript.EvalSha(ctx, pipe, []string{g.store.keyProfiles(t)}, g.store.prefix(t), scriptPayload(&c.inputs[i].Msg))
+		args = append(args, "a", c.inputs[i].Msg.Mid, scriptPayload(&c.inputs[i].Msg))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		b.Fatal(err)
+	v, err := applyScript.Run(ctx, g.rdb, []string{g.store.keyProfiles(t)}, args...).Slice()
+	if err != nil || len(v) != 2 {
+		b.Fatal(v, err)
 	}
-	replies := make([]any, n)
-	for i, cmd := range cmds {
-		replies[i] = cmd.Val()
+	replies, _ := v[1].([]any)
+	if len(replies) != n {
+		b.Fatalf("%d replies", len(replies))
 	}
 	b.ResetTimer()
 	cpu0 := processCPU()

@@ -35,7 +35,7 @@ type Processor struct {
 	// afterApply runs between the Redis write and the produce (tests use it
 	// to simulate a crash there).
 	afterApply func() error
-	// noStore: dedup keys keep "1" instead of the output (SkipStoredOutputs).
+	// noStore: dedup marks keep "1" instead of the output (SkipStoredOutputs).
 	noStore bool
 	// cache holds the profiles this processor wrote last (see profile_cache.go).
 	cache *profileCache

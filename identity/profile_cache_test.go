@@ -96,7 +96,7 @@ func randomWorkload(rng *rand.Rand, n int) []schemas.Event {
 }
 
 // dumpNamespace reads every key of a namespace in a canonical text form
-// (dedup keys by existence only: their values are outputs whose encodings
+// (dedup marks by messageId only: their values are outputs whose encodings
 // differ between the two paths; profiles without their version token).
 func dumpNamespace(t testing.TB, rdb redis.UniversalClient, ns string) []string {
 	t.Helper()
@@ -107,7 +107,9 @@ func dumpNamespace(t testing.TB, rdb redis.UniversalClient, ns string) []string 
 		k := iter.Val()
 		name := strings.TrimPrefix(k, ns)
 		if strings.Contains(name, "}:dd:") {
-			out = append(out, name)
+			for _, f := range rdb.HKeys(ctx, k).Val() {
+				out = append(out, name+" ["+f+"]")
+			}
 			continue
 		}
 		switch typ := rdb.Type(ctx, k).Val(); typ {
