@@ -27,11 +27,13 @@ func (p *Processor) apply(ctx context.Context, c *chunk, now time.Time) ([]apply
 	for i := range todo {
 		todo[i] = i
 	}
-	sub := make([]applyInput, 0, len(in))
+	sub := in // the first round sends the chunk as it is
 	for round := 0; len(todo) > 0; round++ {
-		sub = sub[:0]
-		for _, i := range todo {
-			sub = append(sub, in[i])
+		if round > 0 {
+			sub = make([]applyInput, 0, len(todo))
+			for _, i := range todo {
+				sub = append(sub, in[i])
+			}
 		}
 		r, err := p.store.applyBatch(ctx, sub, now, fallback || round > 0)
 		if err != nil {

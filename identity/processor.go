@@ -162,7 +162,7 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 	if p.noStore {
 		return nil
 	}
-	if err := p.store.markPublished(ctx, b.toMark, b.buckets); err != nil {
+	if err := p.store.markPublished(ctx, b.toMark); err != nil {
 		// Not fatal: a redelivery would republish identical records.
 		if errors.Is(err, context.Canceled) {
 			return err
@@ -252,8 +252,7 @@ type builder struct {
 	recs    []*kgo.Record
 	ups     []Update // with a sink (SendUpdatesTo) instead of recs
 	dead    []schemas.DeadLetter
-	toMark  []applyInput
-	buckets []int64 // the dedup bucket of each toMark
+	toMark  []dedupMark
 	err     error
 }
 
@@ -309,8 +308,7 @@ func (p *Processor) build(b *builder, c *chunk, now time.Time) {
 			}
 			b.recs = append(b.recs, rec)
 		}
-		b.toMark = append(b.toMark, c.inputs[i])
-		b.buckets = append(b.buckets, res.Bucket)
+		b.toMark = append(b.toMark, dedupMark{tenant: it.tenant, mid: it.event.MessageID, bucket: res.Bucket})
 	}
 }
 

@@ -325,10 +325,16 @@ func decodeFastReply(v any, f *fastPlan, r *applyResult) error {
 	return err
 }
 
+// dedupMark names a message's dedup mark.
+type dedupMark struct {
+	tenant, mid string
+	bucket      int64
+}
+
 // markPublished replaces the stored outputs of published messages by "1":
 // a later redelivery publishes nothing, and the dedup buckets stay small.
 // One HSET per dedup bucket and tenant.
-func (s *Store) markPublished(ctx context.Context, done []applyInput, buckets []int64) error {
+func (s *Store) markPublished(ctx context.Context, done []dedupMark) error {
 	if len(done) == 0 {
 		return nil
 	}
@@ -338,12 +344,12 @@ func (s *Store) markPublished(ctx context.Context, done []applyInput, buckets []
 	}
 	fields := map[group][]any{}
 	var order []group
-	for i := range done {
-		g := group{done[i].Tenant, buckets[i]}
+	for _, d := range done {
+		g := group{d.tenant, d.bucket}
 		if _, ok := fields[g]; !ok {
 			order = append(order, g)
 		}
-		fields[g] = append(fields[g], done[i].Msg.Mid, "1")
+		fields[g] = append(fields[g], d.mid, "1")
 	}
 	pipe := s.rdb.Pipeline()
 	for _, g := range order {
