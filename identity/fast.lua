@@ -32,10 +32,12 @@ local function absorbRest(P, a, s, cap, zkey)
   if #la > 0 then
     local ls = redis.call("LRANGE", tls, 0, -1)
     for _, x in ipairs(la) do ls[#ls + 1] = x end
-    table.sort(ls, function(x, y) return x > y end)
+    -- newest first: sorted ascending by the built-in order (no Lua
+    -- comparator to call per comparison), taken from the end
+    table.sort(ls)
     redis.call("DEL", tls)
     local keep = {}
-    for i = 1, math.min(#ls, cap) do keep[i] = ls[i] end
+    for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
     redis.call("RPUSH", tls, unpack(keep))
   end
   local ea = redis.call("HGETALL", P .. "ec:" .. a)

@@ -249,11 +249,11 @@ func (p *Processor) publish(ctx context.Context, b *builder) error {
 
 // builder collects the output of a batch.
 type builder struct {
-	recs    []*kgo.Record
-	ups     []Update // with a sink (SendUpdatesTo) instead of recs
-	dead    []schemas.DeadLetter
-	toMark  []dedupMark
-	err     error
+	recs   []*kgo.Record
+	ups    []Update // with a sink (SendUpdatesTo) instead of recs
+	dead   []schemas.DeadLetter
+	toMark []dedupMark
+	err    error
 }
 
 // build turns a chunk's script outputs into records.
