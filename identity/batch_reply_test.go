@@ -1,0 +1,61 @@
+package identity
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestDecodeCallStopsAtFailures: a call's reply says how many messages it
+// processed; a message that failed for good carries ErrBadMessage, the
+// ones after a stop did not run, and a Redis error such as OOM fails the
+// whole batch (to be retried).
+func TestDecodeCallStopsAtFailures(t *testing.T) {
+	in := make([]applyInput, 4)
+	in[0].fast = &fastPlan{out: luaOut{S: outOK, P: "p1"}}
+	call := []int{0, 1, 2, 3}
+	reply := func(v any) *redis.Cmd {
+		c := redis.NewCmd(nil)
+		c.SetVal(v)
+		return c
+	}
+
+	res := make([]applyResult, 4)
+	err := decodeCall(reply([]any{int64(2), []any{
+		[]any{int64(0)},
+		[]any{int64(-1), "user_script:12: attempt to index a nil value"},
+	}}), call, in, res, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].Out.P != "p1" || res[0].NotRun || res[0].Bucket != 7 {
+		t.Errorf("planned message: %+v", res[0])
+	}
+	if !errors.Is(res[1].Err, ErrBadMessage) || res[1].NotRun {
+		t.Errorf("failed message: %+v", res[1])
+	}
+	if !res[2].NotRun || !res[3].NotRun {
+		t.Errorf("messages after the stop ran: %+v %+v", res[2], res[3])
+	}
+
+	res = make([]applyResult, 4)
+	err = decodeCall(reply([]any{int64(1), []any{
+		[]any{int64(1), "1", int64(5)}, // applied before, published, in bucket 5
+	}}), call, in, res, 7)
+	if err != nil || !res[0].Dup || !res[0].Published || res[0].Bucket != 5 || !res[1].NotRun {
+		t.Errorf("duplicate: %+v, %v", res[0], err)
+	}
+
+	res = make([]applyResult, 4)
+	err = decodeCall(reply([]any{int64(1), []any{
+		[]any{int64(-1), "OOM command not allowed when used memory > 'maxmemory'."},
+	}}), call, in, res, 7)
+	if err == nil {
+		t.Error("OOM did not fail the batch")
+	}
+
+	if err := decodeCall(reply([]any{int64(3), []any{}}), call, in, make([]applyResult, 4), 7); !errors.Is(err, ErrScript) {
+		t.Errorf("a reply with fewer replies than applied messages: %v", err)
+	}
+}
