@@ -24,6 +24,30 @@ var knownTypes = map[string]bool{
 	schemas.TypeDelete: true,
 }
 
+// zeroPad13 pads a decimal of at most 13 digits to 13.
+func zeroPad13(d string) string {
+	if len(d) >= 13 {
+		return d
+	}
+	return "0000000000000"[:13-len(d)] + d
+}
+
+// counterCut is the first day inside the counter lookback as of now; one
+// batch shares its now, so the last answer is kept.
+func (s *Store) counterCut(now time.Time) string {
+	if c := s.cut.Load(); c != nil && c.now.Equal(now) {
+		return c.day
+	}
+	day := now.UTC().AddDate(0, 0, -(s.cfg.CounterLookbackDays - 1)).Format("2006-01-02")
+	s.cut.Store(&cutMemo{now: now, day: day})
+	return day
+}
+
+type cutMemo struct {
+	now time.Time
+	day string
+}
+
 // prepare turns an event into the script message. Problems are parts that
 // were dropped; an error means the message cannot be applied at all.
 func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time) (scriptMsg, []problem, error) {
@@ -52,9 +76,9 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 		TbTTL: int(s.cfg.TombstoneTTL / time.Second),
 		Np:    newProfileID(tenant, e.MessageID),
 		Day:   ts.Format("2006-01-02"),
-		Cut:   now.UTC().AddDate(0, 0, -(s.cfg.CounterLookbackDays - 1)).Format("2006-01-02"),
+		Cut:   s.counterCut(now),
 	}
-	m.Tsp = fmt.Sprintf("%013d", ms)
+	m.Tsp = zeroPad13(m.Ts)
 	traits, probs := r.collectTraits(e)
 	ids := r.extractIdents(e, traits)
 	m.Ids = make([]string, len(ids))

@@ -21,7 +21,11 @@ func encodeUpdate(u *wireUpdate) ([]byte, error) {
 	if err != nil {
 		return json.Marshal(u) // the error exactly as json.Marshal words it
 	}
-	n := 160 + len(u.Event) + len(u.Changes) + len(u.Traits) + len(ts) + 48*len(u.Identities)
+	n := 160 + len(u.Event) + len(u.Changes) + len(u.Traits) + len(ts) +
+		len(u.Type) + len(u.MessageID) + len(u.Tenant) + len(u.ProfileID) + len(u.UserID)
+	for _, id := range u.Identities {
+		n += 24 + len(id.Type) + len(id.Value)
+	}
 	if u.Merge != nil {
 		n += 48 * (1 + len(u.Merge.Absorbed))
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	_ "embed"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +36,7 @@ type Store struct {
 	cfg   Config
 	clock func() time.Time
 	rules ruleCache
+	cut   atomic.Pointer[cutMemo] // counterCut's last answer
 }
 
 // StoreOption configures a Store.
