@@ -13,10 +13,12 @@ import (
 )
 
 // BenchmarkGoPath: the identity processor's own Go work per message,
-// without Redis and go-redis: decode and prepare (prepareChunk), encode
-// the script message, decode the script reply, build the profile-updates
-// records. The replies are recorded once from the real apply.lua (same
-// mix as BenchmarkProcessorMix); ns/op and cpu-µs/msg are per message.
+// without Redis and go-redis: decode, prepare and plan (prepareChunk),
+// encode the script message where it is sent (unplanned messages and
+// plans with the fallback), decode the script reply, build the
+// profile-updates records. The replies are recorded once from the real
+// apply.lua's full logic (a mix like BenchmarkProcessorMix's); ns/op and
+// cpu-µs/msg are per message.
 func BenchmarkGoPath(b *testing.B) {
 	const users, n = 2000, 1000
 	g := benchRig(b, users)
@@ -64,7 +66,9 @@ func BenchmarkGoPath(b *testing.B) {
 	for done := 0; done < b.N; done += n {
 		c := g.proc.prepareChunk(recs, now)
 		for i := range c.inputs {
-			_ = scriptPayload(&c.inputs[i].Msg)
+			if f := c.inputs[i].fast; f == nil || f.fallback {
+				_ = scriptPayload(&c.inputs[i].Msg) // sent only with these
+			}
 		}
 		c.results = make([]applyResult, len(c.inputs))
 		for i := range c.results {
