@@ -6,9 +6,12 @@
 // traits) to one canonical profile in Redis, merges profiles when a message
 // links them, applies traits (last write wins by event timestamp) and events
 // (capped timeline, per-day counters), and publishes what changed to the
-// profile-updates topic. One Lua script applies one whole message atomically
-// (dedup + resolution + merge + traits + events); a polled batch is one
-// pipeline of script calls.
+// profile-updates topic. One Lua script applies each message atomically
+// (dedup + resolution + merge + traits + events); one call of it applies a
+// run of up to 64 messages of one tenant in order, and a polled batch is
+// one pipeline of such calls. Most messages are planned in Go from a cache
+// of the profiles the processor wrote (profile_cache.go, speculate.go), and
+// Redis only checks each plan's version token and writes.
 //
 // The Store is the Redis materialised view other stages read (ScanProfiles,
 // GetProfiles, ProfileEvents, Resolve). The Service wires the consumer and
