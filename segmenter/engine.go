@@ -235,6 +235,12 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 		return nil // a deleted or absorbed profile: updates for it are late
 	}
 	fresh := p.ver == 0 && len(p.segs()) == 0 && p.st.Traits == nil
+	if u.Type == schemas.UserCreated && p.ver == 0 && p.events == nil {
+		// The message created the profile: it has no history to seed
+		// event conditions from (its own event comes with the
+		// profile.updated record that follows), so seed skips the read.
+		p.events = &schemas.ProfileEvents{}
+	}
 	if u.UserID != "" {
 		p.st.UserID = u.UserID
 	}

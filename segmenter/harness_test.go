@@ -84,11 +84,18 @@ type source struct {
 	mu       sync.Mutex
 	profiles map[string]schemas.Profile
 	events   map[string]schemas.ProfileEvents
+	reads    map[string]int // ProfileEvents calls by profile
 	delay    time.Duration
 }
 
 func newSource() *source {
-	return &source{profiles: map[string]schemas.Profile{}, events: map[string]schemas.ProfileEvents{}}
+	return &source{profiles: map[string]schemas.Profile{}, events: map[string]schemas.ProfileEvents{}, reads: map[string]int{}}
+}
+
+func (s *source) readsOf(pid string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads[pid]
 }
 
 func (s *source) put(p schemas.Profile) {
@@ -131,6 +138,7 @@ func (s *source) ScanProfiles(_ context.Context, tenant, cursor string, limit in
 func (s *source) ProfileEvents(_ context.Context, tenant, pid string) (schemas.ProfileEvents, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads[pid]++
 	return s.events[pid], nil
 }
 

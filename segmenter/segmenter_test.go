@@ -311,3 +311,34 @@ func TestIdentityRecordSequence(t *testing.T) {
 		t.Fatalf("changes %v", got)
 	}
 }
+
+// A profile that a message created has no history: its event conditions
+// start from its own events without reading the identity store, and it
+// enters as it would have; a profile first seen without user.created is
+// seeded from the store (its earlier events count).
+func TestCreatedProfileIsNotSeededFromTheStore(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("Twice", `{"event":"Order Completed","count":{"op":"gte","value":2}}`)
+	order := func(pid, mid string, at time.Time) *kgo.Record {
+		return h.rec(schemas.ProfileUpdate{Type: schemas.ProfileUpdated, ProfileID: pid,
+			Event: &schemas.EventSummary{Type: "track", Name: "Order Completed", MessageID: mid, Timestamp: at}})
+	}
+	h.handle(h.rec(schemas.ProfileUpdate{Type: schemas.UserCreated, ProfileID: "new"}), order("new", "n1", t0.Add(-time.Minute)))
+	h.handle(order("new", "n2", t0))
+	if n := h.src.readsOf("new"); n != 0 {
+		t.Errorf("created profile: %d reads of its events", n)
+	}
+	if got := changesOf(h.sink.all(), seg, "new"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+		t.Errorf("created profile: changes %v", got)
+	}
+	// an older profile: one order before this segmenter saw it
+	h.src.addEvent("old", schemas.EventSummary{Type: "track", Name: "Order Completed", MessageID: "o0", Timestamp: t0.Add(-time.Hour)})
+	h.src.addEvent("old", schemas.EventSummary{Type: "track", Name: "Order Completed", MessageID: "o1", Timestamp: t0})
+	h.handle(order("old", "o1", t0))
+	if n := h.src.readsOf("old"); n != 1 {
+		t.Errorf("older profile: %d reads of its events, want 1", n)
+	}
+	if got := changesOf(h.sink.all(), seg, "old"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+		t.Errorf("older profile: changes %v", got)
+	}
+}
