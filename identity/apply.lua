@@ -11,11 +11,13 @@
 --
 -- Profile hash p:<pid> fields: "t:<trait>" JSON value, "m:<trait>"
 -- "<ms>|<messageId>" of the write that won, "i:<type>:<value>" identities,
--- "_c" created, "_s" last seen, "_u" updated (ms), "_v" version token.
+-- "c:<event>|<YYYY-MM-DD>" daily event counts, "_td" day of their last
+-- trim, "_c" created, "_s" last seen, "_u" updated (ms), "_v" version token.
 --
--- fullApply returns the reply {0, output[, token, {trait, meta, ...}]} (an
--- applied message adds the profile's new "_v" version token and its trait
--- metadata, for the processor's cache) and the dedup value: the output, or
+-- fullApply returns the reply {0, output[, token, {trait, meta, ...},
+-- {counter, count, ...}]} (an applied message adds the profile's new "_v"
+-- version token, its trait metadata and its event counters, for the
+-- processor's cache) and the dedup value: the output, or
 -- "1" when nothing will be republished. replanned: a plan that did not
 -- hold brought the message here.
 local function fullApply(P, ZK, m, replanned)
@@ -107,7 +109,7 @@ if m.k == "delete" then
         redis.call("SET", P .. "tbp:" .. a, m.ts, "EX", m.tbttl)
       end
     end
-    redis.call("DEL", P .. "p:" .. p, P .. "tl:" .. p, P .. "ec:" .. p, P .. "mg:" .. p)
+    redis.call("DEL", P .. "p:" .. p, P .. "tl:" .. p, P .. "mg:" .. p)
     redis.call("ZREM", ZK, p)
     redis.call("SET", P .. "tbp:" .. p, m.ts, "EX", m.tbttl)
     del[#del + 1] = {p, h["t:userId"] or "", ids}
@@ -205,6 +207,10 @@ local function mergeInto(a, s)
       redis.call("SET", idkey(string.sub(f, 3)), s)
       sets[#sets + 1] = f
       sets[#sets + 1] = "1"
+    elseif pre == "c:" then
+      -- event counters add up (the survivor keeps its own "_td")
+      sets[#sets + 1] = f
+      sets[#sets + 1] = tostring(tonumber(v) + tonumber(sv[f] or "0"))
     elseif pre == "m:" then
       local k = string.sub(f, 3)
       local tf = "t:" .. k
@@ -353,6 +359,22 @@ if (not cur["_s"]) or ts > tonumber(cur["_s"]) then put("_s", m.ts) end
 if (not cur["_u"]) or ((#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ts > tonumber(cur["_u"])) then
   put("_u", m.ts)
 end
+-- the event's daily counter "c:<name>|<day>"; a new day field is when
+-- days before the lookback ("_td": day of the last trim) are dropped
+if m.en ~= "" and m.day >= m.cut then
+  local cf = "c:" .. m.en .. "|" .. m.day
+  local n = tonumber(cur[cf] or "0") + 1
+  put(cf, tostring(n))
+  if n == 1 and cur["_td"] ~= m.cut then
+    put("_td", m.cut)
+    for f in pairs(cur) do
+      if string.sub(f, 1, 2) == "c:" and string.sub(f, -10) < m.cut then
+        dels[#dels + 1] = f
+        cur[f] = nil
+      end
+    end
+  end
+end
 -- the version token that fast.lua checks (see profile_cache.go). When a
 -- plan that did not hold brought us here, the token differs from the
 -- planned one: the processor's later plans, built on what this message was
@@ -366,7 +388,6 @@ if #dels > 0 then redis.call("HDEL", pk, unpack(dels)) end
 
 ---------------------------------------------------------------- events
 if m.ev ~= "" then pushTimeline(P .. "tl:" .. pid, m.tsp .. m.ev, m.cap) end
-if m.en ~= "" and m.day >= m.cut then countEvent(P .. "ec:" .. pid, m.en .. "|" .. m.day, m.cut) end
 
 ---------------------------------------------------------------- output
 out.s = "ok"
@@ -394,7 +415,13 @@ local mt = {}
 for f, v in pairs(cur) do
   if string.sub(f, 1, 2) == "m:" then mt[#mt + 1] = string.sub(f, 3); mt[#mt + 1] = v end
 end
+-- and the event counters with the day of their last trim
+local cn = {}
+for f, v in pairs(cur) do
+  if f == "_td" or string.sub(f, 1, 2) == "c:" then cn[#cn + 1] = f; cn[#cn + 1] = v end
+end
 r[3] = tok
 r[4] = mt
+r[5] = cn
 return r, stored
 end

@@ -104,7 +104,7 @@ func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 		if r != nil && !r.NotRun && r.Err == nil && !r.Dup && (x.fast == nil || r.Replanned) {
 			switch r.Out.S {
 			case outOK:
-				c.fill(x.Tenant, &r.Out, r.Token, r.Metas)
+				c.fill(x.Tenant, &r.Out, r.Token, r.Metas, r.Counts)
 			case outDeleted:
 				for _, d := range r.Out.Del {
 					var pid string

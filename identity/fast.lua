@@ -14,16 +14,15 @@
 --   i+4   dedup value (the output, or "1" when nothing is republished)
 --   i+5   event time (ms), for tombstones
 --   i+6   timeline entry ("" = none), i+7 timeline cap
---   i+8   counter field "<name>|<day>" ("" = none), i+9 first day kept
---   i+10  n: the message's identifiers follow
+--   i+8   n: the message's identifiers follow
 --   then k: identifiers new to the profile follow
 --   then the profile the message merges into this one ("" = none), its
 --     expected token, and a: its identifiers follow
 --   then d: profile fields to delete follow
---   then field/value pairs to set on the profile (merge included), up to
---     ARGV[last]
+--   then field/value pairs to set on the profile (merge and event counter
+--     included: the processor knows the counts), up to ARGV[last]
 -- absorbRest finishes merging profile a into s outside their hashes:
--- timelines merged by time and re-capped, counters summed, lineage moved,
+-- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
 -- mergeInto and fastApply both end a merge with it.
 local function absorbRest(P, a, s, cap, zkey)
@@ -40,15 +39,11 @@ local function absorbRest(P, a, s, cap, zkey)
     for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
     redis.call("RPUSH", tls, unpack(keep))
   end
-  local ea = redis.call("HGETALL", P .. "ec:" .. a)
-  for i = 1, #ea, 2 do
-    if ea[i] ~= "_td" then redis.call("HINCRBY", P .. "ec:" .. s, ea[i], ea[i + 1]) end
-  end
   for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
     redis.call("RPUSH", P .. "mg:" .. s, x)
   end
   redis.call("SET", P .. "al:" .. a, s)
-  redis.call("DEL", P .. "p:" .. a, tla, P .. "ec:" .. a, P .. "mg:" .. a)
+  redis.call("DEL", P .. "p:" .. a, tla, P .. "mg:" .. a)
   redis.call("ZREM", zkey, a)
 end
 
@@ -60,17 +55,6 @@ local function trimAt(cap) return cap + math.floor(cap / 8) end
 -- pushTimeline adds an entry to a profile's timeline.
 local function pushTimeline(tk, entry, cap)
   if redis.call("LPUSH", tk, entry) > trimAt(cap) then redis.call("LTRIM", tk, 0, cap - 1) end
-end
-
--- countEvent adds one to a profile's counter field "<name>|<day>"; a new
--- day field (count 1) is when days before cut may need trimming.
-local function countEvent(ek, field, cut)
-  if redis.call("HINCRBY", ek, field, 1) == 1 and redis.call("HGET", ek, "_td") ~= cut then
-    redis.call("HSET", ek, "_td", cut)
-    for _, f in ipairs(redis.call("HKEYS", ek)) do
-      if f ~= "_td" and string.sub(f, -10) < cut then redis.call("HDEL", ek, f) end
-    end
-  end
 end
 
 -- fastApply writes a planned message (plan arguments ARGV[i..last]) if
@@ -86,7 +70,7 @@ local function fastApply(P, ZK, i, last, tbn)
     return false
   end
   local base = i
-  i = i + 10
+  i = i + 8
   local n = tonumber(ARGV[i])
   if tbn then
     -- the full logic decides about tombstones
@@ -123,6 +107,5 @@ local function fastApply(P, ZK, i, last, tbn)
   i = i + d + 1
   redis.call("HSET", pk, "_v", ARGV[base + 3], unpack(ARGV, i, last))
   if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], cap) end
-  if ARGV[base + 8] ~= "" then countEvent(P .. "ec:" .. pid, ARGV[base + 8], ARGV[base + 9]) end
   return true
 end

@@ -41,7 +41,9 @@ type cachedProfile struct {
 	token   string
 	ids     []string // "type:value"
 	traits  traitList
-	c, s, u int64 // created, last seen, updated (ms); 0 = unset
+	counts  counterList // daily event counters (profile_counts.go)
+	td      string      // "_td": the day of the counters' last trim
+	c, s, u int64       // created, last seen, updated (ms); 0 = unset
 	// unconfirmed: a plan created the profile (or merged one such into it)
 	// and Redis has not confirmed it yet; plans on it carry their message
 	// so that the full logic applies them if it does not hold.
@@ -214,9 +216,9 @@ func (c *profileCache) clearPending(tenant string, ids []string) {
 }
 
 // fill stores the state apply.lua returned for an applied message: the
-// profile after it, its token and trait metadata; absorbed profiles are
-// forgotten.
-func (c *profileCache) fill(tenant string, out *luaOut, token string, metas []string) {
+// profile after it, its token, trait metadata and event counters; absorbed
+// profiles are forgotten.
+func (c *profileCache) fill(tenant string, out *luaOut, token string, metas, counts []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range out.Ab {
@@ -243,6 +245,7 @@ func (c *profileCache) fill(tenant string, out *luaOut, token string, metas []st
 		t.meta = metas[i+1]
 		p.traits.set(metas[i], t)
 	}
+	p.fillCounts(counts)
 	c.put(p)
 }
 

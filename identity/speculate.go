@@ -202,6 +202,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		prof.u = ts
 		ops.set("_u", m.Ts)
 	}
+	if m.En != "" && m.Day >= m.Cut {
+		prof.count(m.En, m.Day, m.Cut, &ops)
+	}
 	expected := prof.token
 	prof.token = versionToken(expected, m.Mid)
 	if created {
@@ -234,17 +237,14 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if m.Ns != 1 {
 		stored = string(encodeOut(&fp.out))
 	}
-	timeline, counter := "", ""
+	timeline := ""
 	if m.Ev != "" {
 		timeline = m.Tsp + m.Ev
-	}
-	if m.En != "" && m.Day >= m.Cut {
-		counter = m.En + "|" + m.Day
 	}
 	args := make([]any, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
 	// fast.lua's plan arguments
 	args = append(args, m.Mid, prof.pid, expected, prof.token,
-		stored, m.Ts, timeline, m.Cap, counter, m.Cut, len(m.Ids))
+		stored, m.Ts, timeline, m.Cap, len(m.Ids))
 	for _, id := range m.Ids {
 		args = append(args, id)
 	}
@@ -304,6 +304,7 @@ func absorbInto(s, a *cachedProfile, ops *fieldOps, changes *changeLog) {
 		}
 		s.traits.set(k, at)
 	}
+	s.absorbCounts(a, ops)
 	s.c = pickMs(s.c, a.c, true)
 	s.s = pickMs(s.s, a.s, false)
 	s.u = pickMs(s.u, a.u, false)

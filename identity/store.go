@@ -87,7 +87,6 @@ func (s *Store) keyProfiles(t string) string      { return s.prefix(t) + "profil
 func (s *Store) keyIdent(t, typ, v string) string { return s.prefix(t) + "id:" + typ + ":" + v }
 func (s *Store) keyProfile(t, pid string) string  { return s.prefix(t) + "p:" + pid }
 func (s *Store) keyTimeline(t, pid string) string { return s.prefix(t) + "tl:" + pid }
-func (s *Store) keyCounts(t, pid string) string   { return s.prefix(t) + "ec:" + pid }
 func (s *Store) keyMerges(t, pid string) string   { return s.prefix(t) + "mg:" + pid }
 func (s *Store) keyAlias(t, pid string) string    { return s.prefix(t) + "al:" + pid }
 func (s *Store) keyDedup(t string, bucket int64) string {

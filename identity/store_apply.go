@@ -99,8 +99,9 @@ type applyResult struct {
 	Replanned bool
 	// Token and Metas: the profile's version token and trait metadata
 	// after an apply.lua write (for the profile cache).
-	Token string
-	Metas []string
+	Token  string
+	Metas  []string
+	Counts []string // event counters and "_td", flat
 	// NotRun: an earlier message's plan did not hold and stopped the call:
 	// this message did nothing (plan it again and resend it).
 	NotRun bool
@@ -282,7 +283,8 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 // message holds strings and integers only.
 func scriptPayload(m *scriptMsg) []byte { return encodeScriptMsg(m) }
 
-// decodeReply reads apply.lua's {dup, output[, token, {trait, meta, ...}]}.
+// decodeReply reads apply.lua's {dup, output[, token, {trait, meta, ...},
+// {counter, count, ...}]}.
 func decodeReply(v any, r *applyResult) error {
 	arr, ok := v.([]any)
 	if !ok || len(arr) < 2 {
@@ -292,13 +294,10 @@ func decodeReply(v any, r *applyResult) error {
 	out, _ := arr[1].(string)
 	if len(arr) >= 4 {
 		r.Token, _ = arr[2].(string)
-		if l, ok := arr[3].([]any); ok {
-			r.Metas = make([]string, 0, len(l))
-			for _, x := range l {
-				s, _ := x.(string)
-				r.Metas = append(r.Metas, s)
-			}
-		}
+		r.Metas = stringList(arr[3])
+	}
+	if len(arr) >= 5 {
+		r.Counts = stringList(arr[4])
 	}
 	r.Dup = dup == 1
 	if r.Dup && out == "1" {
@@ -309,6 +308,17 @@ func decodeReply(v any, r *applyResult) error {
 		return fmt.Errorf("%w: output: %w", ErrScript, err)
 	}
 	return nil
+}
+
+// stringList reads a reply's array of strings.
+func stringList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 // decodeFastReply reads the reply to a planned message: {0} applied as

@@ -224,14 +224,15 @@ func (s *Store) ProfileEvents(ctx context.Context, tenant, profileID string) (sc
 	pipe := s.rdb.Pipeline()
 	// the list may hold a few more than the cap (fast.lua's trimAt)
 	tl := pipe.LRange(ctx, s.keyTimeline(tenant, profileID), 0, int64(s.cfg.TimelineCap)-1)
-	ec := pipe.HGetAll(ctx, s.keyCounts(tenant, profileID))
+	ec := pipe.HGetAll(ctx, s.keyProfile(tenant, profileID)) // its "c:" fields
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return schemas.ProfileEvents{}, fmt.Errorf("identity: read events: %w", err)
 	}
 	pe := schemas.ProfileEvents{Recent: decodeTimeline(tl.Val()), DailyCounts: map[string]map[string]int64{}}
 	cut := s.clock().UTC().AddDate(0, 0, -(s.cfg.CounterLookbackDays - 1)).Format("2006-01-02")
-	for f, v := range ec.Val() {
-		if f == "_td" || len(f) < 12 {
+	for pf, v := range ec.Val() {
+		f, ok := strings.CutPrefix(pf, "c:")
+		if !ok || len(f) < 12 {
 			continue
 		}
 		name, day := f[:len(f)-11], f[len(f)-10:]
