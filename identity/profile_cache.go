@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"sync"
 )
 
@@ -36,14 +37,17 @@ type profileCache struct {
 
 // cachedProfile is one profile as the cache knows it.
 type cachedProfile struct {
-	tenant  string
-	pid     string
-	token   string
-	ids     []string // "type:value"
-	traits  traitList
-	counts  counterList // daily event counters (profile_counts.go)
-	td      string      // "_td": the day of the counters' last trim
-	c, s, u int64       // created, last seen, updated (ms); 0 = unset
+	tenant string
+	pid    string
+	token  string
+	ids    []string // "type:value"
+	traits traitList
+	counts counterList // daily event counters (profile_counts.go)
+	td     string      // "_td": the day of the counters' last trim
+	// trj: the traits as one JSON object, as the last plan built it (nil
+	// = to build); a plan that changes no trait value reuses it
+	trj     json.RawMessage
+	c, s, u int64 // created, last seen, updated (ms); 0 = unset
 	// unconfirmed: a plan created the profile (or merged one such into it)
 	// and Redis has not confirmed it yet; plans on it carry their message
 	// so that the full logic applies them if it does not hold.

@@ -232,7 +232,10 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if absorbed != nil {
 		fp.out.Ab = luaList[string]{absorbed.pid}
 	}
-	fp.out.TrJ = traitsObject(prof.traits)
+	if len(changes.list) > 0 || prof.trj == nil {
+		prof.trj = traitsObject(prof.traits)
+	}
+	fp.out.TrJ = prof.trj // shared: read only
 	stored := "1"
 	if m.Ns != 1 {
 		stored = string(encodeOut(&fp.out))
