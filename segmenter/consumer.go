@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -78,81 +77,6 @@ func (w *updateWire) update() (*update, error) {
 		return nil, fmt.Errorf("segmenter: profile update without tenant or profileId")
 	}
 	return u, nil
-}
-
-// decodeUpdateFast fills the wire form from valid JSON whose members all
-// have the exact names of updateWire; ok is false otherwise (encoding/json
-// then decides, with its case-insensitive names and its errors).
-func decodeUpdateFast(value []byte) (updateWire, bool) {
-	var w updateWire
-	if !json.Valid(value) || !utf8.Valid(value) {
-		// (encoding/json replaces invalid UTF-8 in names and strings)
-		return w, false
-	}
-	fs, ok := rawFields(value)
-	if !ok {
-		return w, false
-	}
-	for k, raw := range fs {
-		switch k {
-		case "type":
-			ok = rawString(raw, &w.Type)
-		case "messageId":
-			ok = rawString(raw, &w.MessageID)
-		case "tenant":
-			ok = rawString(raw, &w.Tenant)
-		case "profileId":
-			ok = rawString(raw, &w.ProfileID)
-		case "userId":
-			ok = rawString(raw, &w.UserID)
-		case "identities":
-			ok = json.Unmarshal(raw, &w.Identities) == nil
-		case "event":
-			ok = json.Unmarshal(raw, &w.Event) == nil
-		case "merge":
-			ok = json.Unmarshal(raw, &w.Merge) == nil
-		case "traits":
-			w.Traits = raw
-		case "changes":
-			switch raw[0] {
-			case 'n':
-			case '{':
-				var cs map[string][]byte
-				if cs, ok = rawFields(raw); ok {
-					w.Changes = make(map[string]json.RawMessage, len(cs))
-					for c, v := range cs {
-						w.Changes[c] = v
-					}
-				}
-			default:
-				ok = false
-			}
-		case "timestamp":
-			// not used by the segmenter (updateWire has no such member)
-		default:
-			ok = false
-		}
-		if !ok {
-			return updateWire{}, false
-		}
-	}
-	return w, true
-}
-
-// rawString decodes a JSON string (or null, which leaves s as it is, as
-// encoding/json does); false for any other value.
-func rawString(raw []byte, s *string) bool {
-	switch raw[0] {
-	case 'n':
-		return true
-	case '"':
-		if bytes.IndexByte(raw, '\\') < 0 {
-			*s = string(raw[1 : len(raw)-1])
-			return true
-		}
-		return json.Unmarshal(raw, s) == nil
-	}
-	return false
 }
 
 // Handle applies a batch of profile-updates records (the kafka.Handler of

@@ -40,3 +40,15 @@ func FuzzDecodeUpdate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeUpdate: one profile-updates record as identity writes it
+// (identities, an event with properties, changes, traits).
+func BenchmarkDecodeUpdate(b *testing.B) {
+	rec := []byte(`{"type":"profile.updated","messageId":"3f1c2a9e-1d2b-4c1f-9d7e-000000000001","tenant":"acme","profileId":"p6a1f0c2b9e3d4a51","userId":"user-42","identities":[{"type":"user_id","value":"user-42"},{"type":"anonymous_id","value":"3f1c2a9e-1d2b-4c1f-9d7e-000000000042"},{"type":"email","value":"asha@example.com"}],"event":{"type":"track","name":"Order Completed","messageId":"e-1","properties":{"revenue":129.5,"currency":"INR","items":3},"timestamp":"2026-11-28T12:00:00Z"},"changes":{"plan":{"old":"\"free\"","new":"\"pro\""}},"traits":{"country":"IN","email":"asha@example.com","firstName":"Asha","plan":"pro"},"timestamp":"2026-11-28T12:00:00Z"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeUpdate(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
