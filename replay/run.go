@@ -206,6 +206,7 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 	}
 	segCfg := o.Segmenter
 	segCfg.Namespace = r.plan.Target
+	segCfg.DiscardChanges = true // the emitter is discard: no outbox
 	seg, err := segmenter.New(segCfg, segmenter.Deps{
 		Tenants: o.Tenants, Redis: o.Redis, Kafka: o.Kafka, Topics: o.Topics,
 		Log: log.With().Str("component", "segmenter").Logger(), Clock: o.Clock,

@@ -193,6 +193,10 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 func (s *Service) commitArgs(p *pstate, args []any) ([]any, error) {
 	fields := make([]outEntry, 0, len(p.out))
 	for i := range p.out {
+		if s.cfg.DiscardChanges {
+			p.st.OutSeq++ // numbered as if written
+			continue
+		}
 		b, err := json.Marshal(&p.out[i])
 		if err != nil {
 			return nil, fmt.Errorf("segmenter: encode change: %w", err)

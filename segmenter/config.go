@@ -43,6 +43,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxSegments bounds the segments of one tenant (default 20000).
 	MaxSegments int
+	// DiscardChanges: nothing will publish the changes (a replay into a
+	// new generation, whose emitter discards them), so no outbox entries
+	// are written; memberships and their transition numbers are kept as
+	// usual.
+	DiscardChanges bool
 }
 
 // DefaultConfig returns the defaults.

@@ -342,3 +342,27 @@ func TestCreatedProfileIsNotSeededFromTheStore(t *testing.T) {
 		t.Errorf("older profile: changes %v", got)
 	}
 }
+
+// With DiscardChanges (a replay's segmenter) memberships and their
+// transition numbers are kept as usual but no outbox entry is written and
+// nothing is emitted.
+func TestDiscardChangesWritesNoOutbox(t *testing.T) {
+	h := newHarness(t, opts{cfg: func(c *segmenter.Config) { c.DiscardChanges = true }})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "IN"})))
+	h.handle(h.rec(traitsUpdate("p2", map[string]any{"country": "IN"})))
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "FR"})))
+	if got := h.members(seg); !reflect.DeepEqual(got, []string{"p2"}) {
+		t.Fatalf("members %v", got)
+	}
+	if n := len(h.sink.all()); n != 0 {
+		t.Errorf("%d changes emitted", n)
+	}
+	keys, err := h.rdb.Keys(context.Background(), h.ns+":*seg:o:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("outbox keys %v (%v)", keys, err)
+	}
+	if n, _ := h.rdb.ZCard(context.Background(), h.ns+":{"+h.tenant+"}:seg:pending").Result(); n != 0 {
+		t.Errorf("%d profiles pending", n)
+	}
+}
