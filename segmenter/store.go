@@ -68,7 +68,9 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	for i, p := range ps {
 		k := keysFor(s.cfg.Namespace, p.tenant)
 		st[i] = pipe.HMGet(ctx, k.state(p.id), "v", "d", "t")
-		ob[i] = pipe.HGetAll(ctx, k.outbox(p.id))
+		if !s.cfg.DiscardChanges { // (then there is never an outbox)
+			ob[i] = pipe.HGetAll(ctx, k.outbox(p.id))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("segmenter: load states: %w", err)
@@ -89,6 +91,9 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 			if t, ok := vals[2].(string); ok && t != "" {
 				p.st.Traits = json.RawMessage(t)
 			}
+		}
+		if ob[i] == nil {
+			continue
 		}
 		for f, v := range ob[i].Val() {
 			p.pending = append(p.pending, outEntry{field: f, value: v})
