@@ -32,6 +32,7 @@ Run "user360 <command> -h" for the flags of a command.
 
 func run(args []string, stdout, stderr io.Writer) int {
 	startPprof()
+	tuneGC()
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
