@@ -13,5 +13,6 @@
 // Files: main.go (subcommands), dev.go, serve.go, stack.go (wiring of the
 // roles and the ordered shutdown), roles.go (which stages a role runs),
 // generation.go (following the active generation), ops.go (health,
-// readiness, metrics), import.go, replay.go, load.go, pprof.go.
+// readiness, metrics), import.go, replay.go, load.go, pprof.go, gc.go
+// (the garbage collector's default target).
 package main
