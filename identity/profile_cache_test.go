@@ -375,3 +375,59 @@ func TestFastPathRedeliveryRepublishes(t *testing.T) {
 		t.Errorf("Paid applied twice? timeline %d Paid, counts %v", paid, pe.DailyCounts)
 	}
 }
+
+// TestHaltStopsOnlyItsTenant: in a batch mixing two tenants, a plan of one
+// tenant that does not hold stops that tenant's later messages (resent in
+// order) and not the other tenant's.
+func TestHaltStopsOnlyItsTenant(t *testing.T) {
+	rdb := testenv.Redis(t)
+	a := newRig(t, rdb)
+	b := &rig{tenant: a.tenant, rdb: rdb, store: a.store, out: &capture{}, ts: a.ts}
+	b.proc = NewProcessor(a.store, a.ts, schemas.NewTopics(""), b.out.produce, zerolog.Nop(), nil)
+	other := &rig{tenant: a.tenant + "-other", rdb: rdb, store: a.store, out: a.out, ts: a.ts, proc: a.proc}
+
+	a.apply(t, schemas.Event{Type: "identify", MessageID: "h1", UserID: "42", Traits: map[string]any{"plan": "free"}, Timestamp: at(1)})
+	other.apply(t, schemas.Event{Type: "identify", MessageID: "o1", UserID: "7", Traits: map[string]any{"plan": "free"}, Timestamp: at(1)})
+	// b writes 42 behind a's back: a's cached copy is stale
+	b.apply(t, schemas.Event{Type: "identify", MessageID: "h2", UserID: "42", Traits: map[string]any{"city": "Pune"}, Timestamp: at(2)})
+
+	var recs []*kgo.Record
+	for i := range 6 {
+		recs = append(recs,
+			a.record(t, schemas.Event{Type: "track", MessageID: fmt.Sprint("ha", i), UserID: "42", Event: "Paid", Timestamp: at(3 + i)}),
+			other.record(t, schemas.Event{Type: "track", MessageID: fmt.Sprint("oa", i), UserID: "7", Event: "Paid", Timestamp: at(3 + i)}))
+	}
+	fastBefore := testutil.ToFloat64(a.proc.m.scripts.WithLabelValues("fast"))
+	if err := a.proc.Handle(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(a.proc.m.scripts.WithLabelValues("halted")); n < 1 || n > 6 {
+		t.Errorf("%v messages halted, want tenant %s's only (1 to 6)", n, a.tenant)
+	}
+	if n := testutil.ToFloat64(a.proc.m.scripts.WithLabelValues("fast")) - fastBefore; n < 6 {
+		t.Errorf("only %v planned messages applied as planned: the other tenant's 6 should be", n)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		g   *rig
+		ref string
+	}{{a, "user_id:42"}, {other, "user_id:7"}} {
+		p := c.g.profile(t, c.ref)
+		ev, err := c.g.store.ProfileEvents(ctx, c.g.tenant, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := ev.DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 6 {
+			t.Errorf("%s: %d Paid, want 6", c.g.tenant, n)
+		}
+		// newest first, in order: nothing overtook the stopped messages
+		for i, e := range ev.Recent[:6] {
+			if want := at(8 - i); !e.Timestamp.Equal(want) {
+				t.Errorf("%s: timeline %d at %v, want %v", c.g.tenant, i, e.Timestamp, want)
+			}
+		}
+	}
+	if p := a.profile(t, "user_id:42"); p.Traits["city"] != "Pune" {
+		t.Errorf("b's write lost: %v", p.Traits)
+	}
+}
