@@ -168,7 +168,7 @@ func profileCacheMatchesFullScript(t *testing.T, rdb redis.UniversalClient) {
 			rigs := compareCacheModes(t, rdb, evs, seed)
 			// the workload is link-heavy (a few dozen people): most messages
 			// merge or share identifiers with one in flight
-			t.Logf("paths: fast %v, replanned %v, halted %v, full %v", testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("replanned")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("halted")), testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("full")))
+			t.Logf("paths: %s", scriptPaths(rigs["cache"]))
 			if fast := testutil.ToFloat64(rigs["cache"].proc.m.scripts.WithLabelValues("fast")); fast < float64(len(evs))/10 {
 				t.Errorf("only %v of %d messages took the fast path", fast, len(evs))
 			}
@@ -430,4 +430,13 @@ func TestHaltStopsOnlyItsTenant(t *testing.T) {
 	if p := a.profile(t, "user_id:42"); p.Traits["city"] != "Pune" {
 		t.Errorf("b's write lost: %v", p.Traits)
 	}
+}
+
+// scriptPaths says how a rig's messages reached Redis (for test logs).
+func scriptPaths(g *rig) string {
+	var b strings.Builder
+	for _, p := range []string{"fast", "fast_merge", "replanned", "halted", "full"} {
+		fmt.Fprintf(&b, "%s %v ", p, testutil.ToFloat64(g.proc.m.scripts.WithLabelValues(p)))
+	}
+	return b.String()
 }
