@@ -262,6 +262,9 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 			for k := range u.Changes {
 				changed = append(changed, k)
 			}
+		} else if names, ok := newTraitNames(p, u.traitsRaw); ok {
+			// no stored traits: every trait of the update is new
+			changed = names
 		} else {
 			old := p.traitMap()
 			var now map[string]any

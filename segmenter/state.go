@@ -2,6 +2,7 @@ package segmenter
 
 import (
 	"encoding/json"
+	"github.com/user360/user360/internal/jsonscan"
 	"strconv"
 
 	"github.com/user360/user360/schemas"
@@ -70,6 +71,32 @@ func (p *pstate) traitMap() map[string]any {
 		}
 	}
 	return p.traits
+}
+
+// newTraitNames lists the trait names of raw without decoding their
+// values, when p has no stored traits (so all of them changed); ok is
+// false otherwise, or when raw is not a plain object.
+func newTraitNames(p *pstate, raw json.RawMessage) ([]string, bool) {
+	if len(p.st.Traits) > 0 || (p.parsed && len(p.traits) > 0) || len(p.lazy) > 0 {
+		return nil, false
+	}
+	if len(raw) == 0 {
+		return nil, true
+	}
+	var names []string
+	good := true
+	if !jsonscan.Members(raw, 0, func(k, _ []byte) bool {
+		name, ok := jsonscan.Unescape(k)
+		if !ok {
+			good = false
+			return false
+		}
+		names = append(names, name)
+		return true
+	}) || !good {
+		return nil, false
+	}
+	return names, true
 }
 
 // trait reads one trait, decoding only it.
