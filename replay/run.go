@@ -207,6 +207,9 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 	segCfg := o.Segmenter
 	segCfg.Namespace = r.plan.Target
 	segCfg.DiscardChanges = true // the emitter is discard: no outbox
+	// a new generation's identity store holds only what this replay
+	// applied, and every applied message reaches the segmenter as updates
+	segCfg.UpdatesHoldAllHistory = !o.IntoLive
 	seg, err := segmenter.New(segCfg, segmenter.Deps{
 		Tenants: o.Tenants, Redis: o.Redis, Kafka: o.Kafka, Topics: o.Topics,
 		Log: log.With().Str("component", "segmenter").Logger(), Clock: o.Clock,

@@ -48,6 +48,12 @@ type Config struct {
 	// are written; memberships and their transition numbers are kept as
 	// usual.
 	DiscardChanges bool
+	// UpdatesHoldAllHistory: every event of every profile reaches this
+	// segmenter as a profile update (a replay into a new generation, whose
+	// identity store holds nothing the replay did not apply), so event
+	// conditions start empty instead of being seeded from the identity
+	// store's timeline and counts.
+	UpdatesHoldAllHistory bool
 }
 
 // DefaultConfig returns the defaults.

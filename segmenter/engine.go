@@ -164,6 +164,9 @@ func (s *Service) seed(ctx context.Context, ec *evalCtx, p *pstate, conds []*rul
 	if len(missing) == 0 {
 		return nil
 	}
+	if p.events == nil && s.cfg.UpdatesHoldAllHistory {
+		p.events = &schemas.ProfileEvents{} // its events come as updates
+	}
 	if p.events == nil && s.deps.Profiles != nil {
 		ev, err := s.deps.Profiles.ProfileEvents(ctx, p.tenant, p.id)
 		if err != nil {

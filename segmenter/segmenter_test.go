@@ -366,3 +366,27 @@ func TestDiscardChangesWritesNoOutbox(t *testing.T) {
 		t.Errorf("%d profiles pending", n)
 	}
 }
+
+// With UpdatesHoldAllHistory (a replay into a new generation) event
+// conditions start from the updates alone: the identity store is not
+// read.
+func TestUpdatesHoldAllHistoryReadsNoEvents(t *testing.T) {
+	h := newHarness(t, opts{cfg: func(c *segmenter.Config) { c.UpdatesHoldAllHistory = true }})
+	seg := h.segment("Twice", `{"event":"Order Completed","count":{"op":"gte","value":2}}`)
+	h.src.addEvent("old", schemas.EventSummary{Type: "track", Name: "Order Completed", MessageID: "o0", Timestamp: t0.Add(-time.Hour)})
+	order := func(mid string, at time.Time) *kgo.Record {
+		return h.rec(schemas.ProfileUpdate{Type: schemas.ProfileUpdated, ProfileID: "old",
+			Event: &schemas.EventSummary{Type: "track", Name: "Order Completed", MessageID: mid, Timestamp: at}})
+	}
+	h.handle(order("o1", t0.Add(-time.Minute)))
+	if n := h.src.readsOf("old"); n != 0 {
+		t.Errorf("%d reads of the identity store", n)
+	}
+	if got := changesOf(h.sink.all(), seg, "old"); len(got) != 0 {
+		t.Errorf("entered on history it was not given: %v", got)
+	}
+	h.handle(order("o2", t0))
+	if got := changesOf(h.sink.all(), seg, "old"); !reflect.DeepEqual(got, []string{"entered:event"}) {
+		t.Errorf("changes %v", got)
+	}
+}
