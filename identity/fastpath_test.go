@@ -285,6 +285,9 @@ func FuzzPrepareEncode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if m.profileID() != newProfileID("t", m.Mid) {
+			t.Fatalf("profile id %q", m.Np)
+		}
 		want, err := json.Marshal(&m)
 		if err != nil {
 			t.Fatal(err)

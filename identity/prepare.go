@@ -66,17 +66,17 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 		ms = 9999999999999
 	}
 	m := scriptMsg{
-		Mid:   e.MessageID,
-		K:     "apply",
-		Ts:    strconv.FormatInt(ms, 10),
-		Lim:   r.limits, // every configured limit: a merge may bring in any type
-		Dl:    r.limit("\x00"),
-		Tr:    [][2]string{},
-		Cap:   s.cfg.TimelineCap,
-		TbTTL: int(s.cfg.TombstoneTTL / time.Second),
-		Np:    newProfileID(tenant, e.MessageID),
-		Day:   ts.Format("2006-01-02"),
-		Cut:   s.counterCut(now),
+		Mid:    e.MessageID,
+		K:      "apply",
+		Ts:     strconv.FormatInt(ms, 10),
+		Lim:    r.limits, // every configured limit: a merge may bring in any type
+		Dl:     r.limit("\x00"),
+		Tr:     [][2]string{},
+		Cap:    s.cfg.TimelineCap,
+		TbTTL:  int(s.cfg.TombstoneTTL / time.Second),
+		tenant: tenant, // Np is derived on demand (profileID)
+		Day:    ts.Format("2006-01-02"),
+		Cut:    s.counterCut(now),
 	}
 	m.Tsp = zeroPad13(m.Ts)
 	traits, probs := r.collectTraits(e)

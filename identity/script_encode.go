@@ -85,7 +85,7 @@ func encodeScriptMsg(m *scriptMsg) []byte {
 	b = appendJSONString(b, m.Cut)
 	b = appendIntField(b, `,"cap":`, m.Cap)
 	b = append(b, `,"np":`...)
-	b = appendJSONString(b, m.Np)
+	b = appendJSONString(b, m.profileID())
 	b = append(b, `,"dp":`...)
 	b = appendJSONString(b, m.Dp)
 	b = appendIntField(b, `,"tbttl":`, m.TbTTL)

@@ -63,7 +63,7 @@ func (p *Processor) planFast(in *applyInput, r *rules) *fastPlan {
 		}
 	}
 	if prof == nil {
-		prof = &cachedProfile{tenant: in.Tenant, pid: m.Np, traits: make(traitList, 0, len(m.Tr)+1)}
+		prof = &cachedProfile{tenant: in.Tenant, pid: m.profileID(), traits: make(traitList, 0, len(m.Tr)+1)}
 		return p.speculate(in, prof, true, m.Ids, nil)
 	}
 	var absorbed *cachedProfile

@@ -33,6 +33,18 @@ type scriptMsg struct {
 	Dp    string         `json:"dp"`  // delete: a profile id to delete
 	TbTTL int            `json:"tbttl"`
 	Ns    int            `json:"ns"` // 1: keep "1" as the dedup value, not the output (replay publishes nothing)
+	// tenant derives Np when a path needs it (most messages create no
+	// profile, and the hash costs about a microsecond)
+	tenant string
+}
+
+// profileID is the id of a profile this message would create (Np),
+// derived from the tenant and messageId the first time it is needed.
+func (m *scriptMsg) profileID() string {
+	if m.Np == "" && m.tenant != "" {
+		m.Np = newProfileID(m.tenant, m.Mid)
+	}
+	return m.Np
 }
 
 // applyInput is one message of a batch.
