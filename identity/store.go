@@ -92,5 +92,4 @@ func (s *Store) keyAlias(t, pid string) string    { return s.prefix(t) + "al:" +
 func (s *Store) keyDedup(t string, bucket int64) string {
 	return s.prefix(t) + "dd:" + strconv.FormatInt(bucket, 10)
 }
-func (s *Store) keyTombPID(t, pid string) string { return s.prefix(t) + "tbp:" + pid }
 func (s *Store) keyTomb(t, typ, v string) string { return s.prefix(t) + "tb:" + typ + ":" + v }
