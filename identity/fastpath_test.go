@@ -34,17 +34,24 @@ var outSeeds = []string{
 	`{"s":"ok\\"}`, `{"s":"ok\"}`, `{"tid":"t1","p":"\/p"}`,
 }
 
-func decodeBoth(t *testing.T, in string) {
+// sameAsJSON requires a fast decoder to give what json.Unmarshal gives
+// for in: the same value, or the same error.
+func sameAsJSON[T any](t *testing.T, in string, decode func([]byte, *T) error) {
 	t.Helper()
-	var want, got luaOut
+	var want, got T
 	werr := json.Unmarshal([]byte(in), &want)
-	gerr := decodeOut(in, &got)
+	gerr := decode([]byte(in), &got)
 	if fmt.Sprint(werr) != fmt.Sprint(gerr) {
 		t.Fatalf("%q: error %v, want %v", in, gerr, werr)
 	}
 	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("%q:\n got %#v\nwant %#v", in, got, want)
 	}
+}
+
+func decodeBoth(t *testing.T, in string) {
+	t.Helper()
+	sameAsJSON(t, in, func(b []byte, o *luaOut) error { return decodeOut(string(b), o) })
 }
 
 // TestDecodeOutMatchesJSON: the fast decoder of script outputs gives what
@@ -240,15 +247,7 @@ var eventSeeds = []string{
 
 func eventBoth(t *testing.T, in string) {
 	t.Helper()
-	var want, got plainEvent
-	werr := json.Unmarshal([]byte(in), &want)
-	gerr := decodeEvent([]byte(in), &got)
-	if fmt.Sprint(werr) != fmt.Sprint(gerr) {
-		t.Fatalf("%q: error %v, want %v", in, gerr, werr)
-	}
-	if !reflect.DeepEqual(want, got) {
-		t.Fatalf("%q:\n got %#v\nwant %#v", in, got, want)
-	}
+	sameAsJSON(t, in, decodeEvent)
 }
 
 // TestDecodeEventMatchesJSON: the fast event decoder gives what

@@ -139,9 +139,10 @@ func (f *outParser) emptyOrNull() bool {
 	return false
 }
 
-// strings reads a list of strings ([] gives an empty, non-nil list, as
-// json.Unmarshal does).
-func (f *outParser) strings() ([]string, bool) {
+// list reads a JSON array whose elements elem reads ([] gives an empty,
+// non-nil list, as json.Unmarshal does; {} or null gives nil, as cjson
+// encodes an empty Lua table).
+func list[T any](f *outParser, elem func() (T, bool)) ([]T, bool) {
 	if f.peek() != '[' {
 		if f.emptyOrNull() {
 			return nil, true
@@ -149,16 +150,16 @@ func (f *outParser) strings() ([]string, bool) {
 		return nil, false
 	}
 	f.i++
-	l := []string{}
+	l := []T{}
 	if f.next(']') {
 		return l, true
 	}
 	for {
-		s, ok := f.str()
+		v, ok := elem()
 		if !ok {
 			return nil, false
 		}
-		l = append(l, s)
+		l = append(l, v)
 		if f.next(']') {
 			return l, true
 		}
@@ -168,35 +169,17 @@ func (f *outParser) strings() ([]string, bool) {
 	}
 }
 
+// strings reads a list of strings.
+func (f *outParser) strings() ([]string, bool) { return list(f, f.str) }
+
 // lists reads a list of string lists.
 func (f *outParser) lists() ([][]string, bool) {
-	if f.peek() != '[' {
-		if f.emptyOrNull() {
-			return nil, true
-		}
-		return nil, false
-	}
-	f.i++
-	l := [][]string{}
-	if f.next(']') {
-		return l, true
-	}
-	for {
+	return list(f, func() ([]string, bool) {
 		if f.peek() != '[' {
 			return nil, false // {} or null elements: let json decide
 		}
-		s, ok := f.strings()
-		if !ok {
-			return nil, false
-		}
-		l = append(l, s)
-		if f.next(']') {
-			return l, true
-		}
-		if !f.next(',') {
-			return nil, false
-		}
-	}
+		return f.strings()
+	})
 }
 
 // object reads the whole output.

@@ -76,16 +76,10 @@ func decodeChangeNames(raw []byte, out *map[string]json.RawMessage) bool {
 	if m == nil {
 		m = map[string]json.RawMessage{}
 	}
-	ok := true
-	if !jsonscan.Members(raw, 0, func(key, val []byte) bool {
-		k, good := jsonscan.Unescape(key)
-		if !good {
-			ok = false
-			return false
-		}
+	if !jsonscan.NamedMembers(raw, 0, func(k string, val []byte) bool {
 		m[k] = val
 		return true
-	}) || !ok {
+	}) {
 		return false
 	}
 	*out = m

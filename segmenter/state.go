@@ -84,16 +84,10 @@ func newTraitNames(p *pstate, raw json.RawMessage) ([]string, bool) {
 		return nil, true
 	}
 	var names []string
-	good := true
-	if !jsonscan.Members(raw, 0, func(k, _ []byte) bool {
-		name, ok := jsonscan.Unescape(k)
-		if !ok {
-			good = false
-			return false
-		}
+	if !jsonscan.NamedMembers(raw, 0, func(name string, _ []byte) bool {
 		names = append(names, name)
 		return true
-	}) || !good {
+	}) {
 		return nil, false
 	}
 	return names, true

@@ -83,3 +83,18 @@ func Elements(b []byte, i int, fn func(val []byte) bool) bool {
 		i = SkipSpace(b, i+1)
 	}
 }
+
+// NamedMembers is Members with each key unescaped into its name; it
+// returns false also when a key is not a valid JSON string.
+func NamedMembers(b []byte, i int, fn func(name string, val []byte) bool) bool {
+	good := true
+	ok := Members(b, i, func(k, v []byte) bool {
+		name, valid := Unescape(k)
+		if !valid {
+			good = false
+			return false
+		}
+		return fn(name, v)
+	})
+	return ok && good
+}

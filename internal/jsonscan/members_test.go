@@ -50,3 +50,30 @@ func FuzzMembers(f *testing.F) {
 		}
 	})
 }
+
+// TestNamedMembers: keys come unescaped, in order; a key that is not a
+// valid string makes it fail.
+func TestNamedMembers(t *testing.T) {
+	var names []string
+	if !NamedMembers([]byte(`{"a":1,"b\"c":2,"\u00e9":3}`), 0, func(n string, _ []byte) bool { names = append(names, n); return true }) {
+		t.Fatal("refused a valid object")
+	}
+	if want := []string{"a", `b"c`, "é"}; !equalStrings(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	if NamedMembers([]byte(`{"a\q":1}`), 0, func(string, []byte) bool { return true }) {
+		t.Fatal("accepted a key with a bad escape")
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
