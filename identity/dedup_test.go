@@ -2,10 +2,12 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/user360/user360/internal/testenv"
 	"github.com/user360/user360/schemas"
@@ -61,4 +63,24 @@ func TestDedupRemembersForDedupTTL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// applied (tests) reports whether a message id is marked in one of the dedup
+// buckets that a message arriving now checks.
+func (s *Store) applied(ctx context.Context, tenant, mid string, now time.Time) (bool, error) {
+	b, _ := s.dedupBucket(now)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.BoolCmd, dedupBuckets)
+	for k := range cmds {
+		cmds[k] = pipe.HExists(ctx, s.keyDedup(tenant, b-int64(k)), mid)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, fmt.Errorf("identity: read dedup: %w", err)
+	}
+	for _, c := range cmds {
+		if c.Val() {
+			return true, nil
+		}
+	}
+	return false, nil
 }

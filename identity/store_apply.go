@@ -396,23 +396,3 @@ func (s *Store) dedupBucket(now time.Time) (bucket, ttl int64) {
 	end := (bucket + dedupBuckets) * span
 	return bucket, (end-now.UnixNano())/int64(time.Second) + 60
 }
-
-// applied reports whether a message id is marked in one of the dedup
-// buckets that a message arriving now checks.
-func (s *Store) applied(ctx context.Context, tenant, mid string, now time.Time) (bool, error) {
-	b, _ := s.dedupBucket(now)
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.BoolCmd, dedupBuckets)
-	for k := range cmds {
-		cmds[k] = pipe.HExists(ctx, s.keyDedup(tenant, b-int64(k)), mid)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return false, fmt.Errorf("identity: read dedup: %w", err)
-	}
-	for _, c := range cmds {
-		if c.Val() {
-			return true, nil
-		}
-	}
-	return false, nil
-}
