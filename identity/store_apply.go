@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/user360/user360/internal/redisx"
 )
 
 // scriptMsg is the message as apply.lua reads it (ARGV[2]).
@@ -184,19 +186,7 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 // planCalls splits a batch into script calls: runs of one tenant's
 // messages in batch order, at most callSize each (indexes into in).
 func planCalls(in []applyInput) [][]int {
-	var calls [][]int
-	open := map[string]int{} // tenant → its call being filled
-	for i := range in {
-		t := in[i].Tenant
-		c, ok := open[t]
-		if !ok || len(calls[c]) == callSize {
-			c = len(calls)
-			calls = append(calls, make([]int, 0, min(callSize, len(in)-i)))
-			open[t] = c
-		}
-		calls[c] = append(calls[c], i)
-	}
-	return calls
+	return redisx.Runs(len(in), callSize, func(i int) string { return in[i].Tenant })
 }
 
 // appendMessageArgs adds one message to a call's arguments (batch.lua).

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/user360/user360/internal/redisx"
 )
 
 // commitScript writes profile states, each only if its version is still
@@ -102,21 +104,19 @@ type tenantCall struct {
 // tenantCalls groups profiles by tenant into calls of at most
 // commitCallSize (in their order); add appends one profile's arguments.
 func tenantCalls(ps []*pstate, head func(tenant string) []any, add func(p *pstate, args []any) ([]any, error)) ([]*tenantCall, error) {
-	var calls []*tenantCall
-	open := map[string]*tenantCall{}
-	for _, p := range ps {
-		c := open[p.tenant]
-		if c == nil || len(c.ps) == commitCallSize {
-			c = &tenantCall{tenant: p.tenant, args: head(p.tenant)}
-			calls = append(calls, c)
-			open[p.tenant] = c
+	runs := redisx.Runs(len(ps), commitCallSize, func(i int) string { return ps[i].tenant })
+	calls := make([]*tenantCall, len(runs))
+	for r, run := range runs {
+		c := &tenantCall{tenant: ps[run[0]].tenant, args: head(ps[run[0]].tenant)}
+		for _, i := range run {
+			args, err := add(ps[i], c.args)
+			if err != nil {
+				return nil, err
+			}
+			c.args = args
+			c.ps = append(c.ps, ps[i])
 		}
-		args, err := add(p, c.args)
-		if err != nil {
-			return nil, err
-		}
-		c.args = args
-		c.ps = append(c.ps, p)
+		calls[r] = c
 	}
 	return calls, nil
 }

@@ -1,4 +1,5 @@
 // Package redisx connects to Redis: a standalone server or a Redis Cluster
 // from a URL, or an embedded in-process server (miniredis) for `user360 dev`
-// on a machine with nothing installed.
+// on a machine with nothing installed; and splits batches into runs of one
+// hash slot for batched script calls (Runs).
 package redisx
