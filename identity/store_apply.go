@@ -173,9 +173,14 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 				halted[in[call[0]].Tenant] = true
 			}
 		}
-		// the halt marks served their pipeline (they expire anyway)
-		for t := range halted {
-			if err := s.rdb.Del(ctx, s.prefix(t)+"halt:"+halt).Err(); err != nil {
+		// the halt marks served their pipeline (they expire anyway): one
+		// DEL per tenant, as the keys of two tenants may live on two nodes
+		if len(halted) > 0 {
+			pipe := s.rdb.Pipeline()
+			for t := range halted {
+				pipe.Del(ctx, s.prefix(t)+"halt:"+halt)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, fmt.Errorf("identity: apply batch: %w", err)
 			}
 		}
