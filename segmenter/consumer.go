@@ -81,7 +81,7 @@ func (w *updateWire) update() (*update, error) {
 
 // Handle applies a batch of profile-updates records (the kafka.Handler of
 // the role; Run consumes with it). Records of one profile are applied in
-// order; a merge is applied on its own, after what precedes it. It returns
+// order, and a merge after what precedes it in the batch. It returns
 // after the batch's changes are acknowledged by the Emitter; on an error
 // the batch must be retried (it is idempotent).
 func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
@@ -99,15 +99,11 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 	return s.handleUpdates(ctx, ups)
 }
 
-// handleUpdates applies decoded updates (Handle, HandleInputs).
+// handleUpdates applies decoded updates (Handle, HandleInputs) as one
+// batch: one step per update, in their order, on states read once for the
+// whole batch and written together (process).
 func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
-	var batch []*work
-	byKey := map[string]*[]*update{}
-	flush := func() error {
-		err := s.process(ctx, batch)
-		batch, byKey = nil, map[string]*[]*update{}
-		return err
-	}
+	b := updateBatch{states: map[string]*pstate{}, prev: map[*pstate]*update{}}
 	for _, u := range ups {
 		if _, ok := s.deps.Tenants.Get(u.Tenant); !ok {
 			s.metrics.updates.WithLabelValues("", "unknown_tenant").Inc()
@@ -121,35 +117,38 @@ func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 		}
 		s.metrics.updates.WithLabelValues(u.Tenant, "applied").Inc()
 		if u.Type == schemas.ProfileMerged && u.Merge != nil && len(u.Merge.Absorbed) > 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-			if err := s.applyMerge(ctx, u); err != nil {
-				return err
-			}
+			s.addMerge(&b, u)
 			continue
 		}
-		key := u.Tenant + "/" + u.ProfileID
-		list, ok := byKey[key]
-		if !ok {
-			list = &[]*update{}
-			byKey[key] = list
-			batch = append(batch, &work{p: &pstate{tenant: u.Tenant, id: u.ProfileID}, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
-				for i, u := range *list {
-					if i > 0 && redundant((*list)[i-1], u) {
-						s.recordOffset(p, u)
-						continue
-					}
-					if err := s.applyOnce(ctx, ec, p, u); err != nil {
-						return err
-					}
-				}
+		p := b.state(u.Tenant, u.ProfileID)
+		prev := b.prev[p]
+		b.prev[p] = u
+		b.steps = append(b.steps, &work{p: p, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
+			if prev != nil && redundant(prev, u) {
+				s.recordOffset(p, u)
 				return nil
-			}})
-		}
-		*list = append(*list, u)
+			}
+			return s.applyOnce(ctx, ec, p, u)
+		}})
 	}
-	return flush()
+	return s.process(ctx, b.steps)
+}
+
+// updateBatch collects a batch's steps and one state per profile.
+type updateBatch struct {
+	steps  []*work
+	states map[string]*pstate  // tenant/profileId → state
+	prev   map[*pstate]*update // the profile's previous update step
+}
+
+func (b *updateBatch) state(tenant, id string) *pstate {
+	key := tenant + "/" + id
+	p := b.states[key]
+	if p == nil {
+		p = &pstate{tenant: tenant, id: id}
+		b.states[key] = p
+	}
+	return p
 }
 
 // redundant says whether u repeats prev: the identity stage follows a
@@ -189,37 +188,27 @@ func (s *Service) applyOnce(ctx context.Context, ec *evalCtx, p *pstate, u *upda
 	return nil
 }
 
-// applyMerge exits the absorbed profiles' memberships (cause merge), moves
-// their event-condition state to the survivor and re-evaluates it.
-func (s *Service) applyMerge(ctx context.Context, u *update) error {
-	var absorbed []*work
+// addMerge adds a merge's steps: the absorbed profiles exit their
+// memberships (cause merge), then the survivor takes their event-condition
+// state and is re-evaluated. The survivor's step reads the absorbed states
+// as the steps before it left them.
+func (s *Service) addMerge(b *updateBatch, u *update) {
+	var absorbed []*pstate
 	for _, id := range u.Merge.Absorbed {
 		if id == u.ProfileID {
 			continue
 		}
-		absorbed = append(absorbed, &work{p: &pstate{tenant: u.Tenant, id: id}, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
+		p := b.state(u.Tenant, id)
+		delete(b.prev, p)
+		absorbed = append(absorbed, p)
+		b.steps = append(b.steps, &work{p: p, apply: func(_ context.Context, ec *evalCtx, p *pstate) error {
 			s.absorb(ec, p)
 			return nil
 		}})
 	}
-	if err := s.process(ctx, absorbed); err != nil {
-		return err
-	}
-	conds := map[string][]int64{}
-	segs := map[string]bool{}
-	for _, w := range absorbed {
-		for k, ts := range w.p.st.Conds {
-			conds[k] = append(conds[k], ts...)
-		}
-		for id := range w.p.segs() {
-			segs[id] = true
-		}
-	}
-	for id := range segs {
-		u.mergedSegs = append(u.mergedSegs, id)
-	}
-	sort.Strings(u.mergedSegs)
-	survivor := &work{p: &pstate{tenant: u.Tenant, id: u.ProfileID}, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
+	survivor := b.state(u.Tenant, u.ProfileID)
+	delete(b.prev, survivor)
+	b.steps = append(b.steps, &work{p: survivor, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
 		if p.st.Gone != "" {
 			return nil
 		}
@@ -227,30 +216,50 @@ func (s *Service) applyMerge(ctx context.Context, u *update) error {
 		if last, ok := p.st.Offsets[pk]; ok && u.offset <= last {
 			return nil
 		}
-		names := map[string]bool{}
-		for k, ts := range conds {
-			c := ec.ix.condsByKey[k]
-			if c == nil {
-				continue
-			}
-			if _, ok := p.st.Conds[k]; !ok {
-				if err := s.seed(ctx, ec, p, []*rules.EventCond{c}); err != nil {
-					return err
-				}
-			}
-			cur := p.st.Conds[k]
-			for _, t := range ts {
-				cur = c.Retain(cur, t, ec.now, ec.loc)
-			}
-			p.st.Conds[k] = cur
-			names[c.Name] = true
+		return s.applyMerge(ctx, ec, p, u, absorbed)
+	}})
+}
+
+// applyMerge moves the absorbed profiles' event-condition state to the
+// survivor p and applies the merge update to it.
+func (s *Service) applyMerge(ctx context.Context, ec *evalCtx, p *pstate, u *update, absorbed []*pstate) error {
+	conds := map[string][]int64{}
+	segs := map[string]bool{}
+	for _, a := range absorbed {
+		for k, ts := range a.st.Conds {
+			conds[k] = append(conds[k], ts...)
 		}
-		u.mergedEvents = u.mergedEvents[:0]
-		for n := range names {
-			u.mergedEvents = append(u.mergedEvents, n)
+		for id := range a.segs() {
+			segs[id] = true
 		}
-		sort.Strings(u.mergedEvents)
-		return s.applyOnce(ctx, ec, p, u)
-	}}
-	return s.process(ctx, []*work{survivor})
+	}
+	u.mergedSegs = u.mergedSegs[:0]
+	for id := range segs {
+		u.mergedSegs = append(u.mergedSegs, id)
+	}
+	sort.Strings(u.mergedSegs)
+	names := map[string]bool{}
+	for k, ts := range conds {
+		c := ec.ix.condsByKey[k]
+		if c == nil {
+			continue
+		}
+		if _, ok := p.st.Conds[k]; !ok {
+			if err := s.seed(ctx, ec, p, []*rules.EventCond{c}); err != nil {
+				return err
+			}
+		}
+		cur := p.st.Conds[k]
+		for _, t := range ts {
+			cur = c.Retain(cur, t, ec.now, ec.loc)
+		}
+		p.st.Conds[k] = cur
+		names[c.Name] = true
+	}
+	u.mergedEvents = u.mergedEvents[:0]
+	for n := range names {
+		u.mergedEvents = append(u.mergedEvents, n)
+	}
+	sort.Strings(u.mergedEvents)
+	return s.applyOnce(ctx, ec, p, u)
 }

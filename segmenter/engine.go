@@ -15,9 +15,10 @@ import (
 
 // evalCtx is what one profile's evaluation needs besides its state.
 type evalCtx struct {
-	ix  *tenantIndex
-	loc *time.Location
-	now time.Time
+	tenant string
+	ix     *tenantIndex
+	loc    *time.Location
+	now    time.Time
 }
 
 // evaluate re-evaluates the candidate segments of a profile, and the

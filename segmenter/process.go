@@ -9,9 +9,10 @@ import (
 	"github.com/user360/user360/schemas"
 )
 
-// work is one profile's share of a batch: a function that changes its
-// state. It must be deterministic given the state, because it is run again
-// on a fresh read when another writer changed the profile in between.
+// work is one step of a batch on one profile: a function that changes its
+// state. It must be deterministic given the state (and the states of the
+// batch's steps before it), because it is run again on a fresh read when
+// another writer changed the profile in between.
 type work struct {
 	p     *pstate
 	apply func(ctx context.Context, ec *evalCtx, p *pstate) error
@@ -19,40 +20,39 @@ type work struct {
 
 const maxConflictRetries = 20
 
-// process runs a batch: read every state in one pipeline, apply, write with
-// compare-and-set in one pipeline (re-running the losers of a race), then
-// publish the outboxes and clear them. A crash at any point leaves either
-// the old state (the work runs again on redelivery) or the new state with
-// its outbox, which the next writer or the sweeper publishes; messageIds are
-// stored in the outbox, so a republished change keeps its id.
+// process runs a batch: read every state in one pipeline, run the steps in
+// their order, write with compare-and-set in one pipeline (re-running, in
+// order, the steps of the profiles that lost a race), then publish the
+// outboxes and clear them. Several steps may share a profile state (the
+// same *pstate). A crash at any point leaves either the old state (the
+// steps run again on redelivery) or the new state with its outbox, which
+// the next writer or the sweeper publishes; messageIds are stored in the
+// outbox, so a republished change keeps its id.
 func (s *Service) process(ctx context.Context, ws []*work) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	ps := make([]*pstate, len(ws))
-	for i, w := range ws {
-		ps[i] = w.p
-	}
+	ps := statesOf(ws)
 	if err := s.loadStates(ctx, ps); err != nil {
 		return err
 	}
-	byP := make(map[*pstate]*work, len(ws))
-	for _, w := range ws {
-		byP[w.p] = w
-	}
-	todo := ps
+	todo, todoPs := ws, ps
 	for attempt := 0; ; attempt++ {
 		now := s.now()
-		for _, p := range todo {
-			ec, ok := s.evalCtx(p.tenant, now)
-			if !ok {
-				continue
+		var ec *evalCtx
+		for _, w := range todo {
+			if ec == nil || ec.tenant != w.p.tenant {
+				var ok bool
+				if ec, ok = s.evalCtx(w.p.tenant, now); !ok {
+					ec = nil
+					continue
+				}
 			}
-			if err := byP[p].apply(ctx, ec, p); err != nil {
+			if err := w.apply(ctx, ec, w.p); err != nil {
 				return err
 			}
 		}
-		lost, err := s.commitStates(ctx, todo, now.UnixMilli())
+		lost, err := s.commitStates(ctx, todoPs, now.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -71,9 +71,32 @@ func (s *Service) process(ctx context.Context, ws []*work) error {
 		if err := s.loadStates(ctx, lost); err != nil {
 			return err
 		}
-		todo = lost
+		again := make(map[*pstate]bool, len(lost))
+		for _, p := range lost {
+			again[p] = true
+		}
+		var next []*work
+		for _, w := range ws {
+			if again[w.p] {
+				next = append(next, w)
+			}
+		}
+		todo, todoPs = next, lost
 	}
 	return s.publish(ctx, ps)
+}
+
+// statesOf lists the distinct profile states of ws in their first order.
+func statesOf(ws []*work) []*pstate {
+	seen := make(map[*pstate]bool, len(ws))
+	ps := make([]*pstate, 0, len(ws))
+	for _, w := range ws {
+		if !seen[w.p] {
+			seen[w.p] = true
+			ps = append(ps, w.p)
+		}
+	}
+	return ps
 }
 
 // publish emits the profiles' outboxes in order and clears them.
@@ -108,5 +131,5 @@ func (s *Service) evalCtx(tenant string, now time.Time) (*evalCtx, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &evalCtx{ix: s.reg.index(tenant), loc: t.Location(), now: now}, true
+	return &evalCtx{tenant: tenant, ix: s.reg.index(tenant), loc: t.Location(), now: now}, true
 }

@@ -293,6 +293,38 @@ func TestMergeAndDelete(t *testing.T) {
 	checkAlternation(t, h.sink.all())
 }
 
+// A merge inside a batch sees the updates before it and is seen by those
+// after it, as when each record comes on its own.
+func TestMergeInsideABatch(t *testing.T) {
+	h := newHarness(t, opts{})
+	buyers := h.segment("Buyers", `{"event":"Order Completed","count":{"op":"gte","value":2}}`)
+	india := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	h.clock.Set(t0.Add(2 * time.Second))
+	batch := []*kgo.Record{ // (offsets in this order)
+		h.rec(eventUpdate("a", "Order Completed", t0, nil, map[string]any{"country": "IN"})),
+		h.rec(eventUpdate("b", "Order Completed", t0.Add(time.Second), nil, nil)),
+		h.rec(schemas.ProfileUpdate{Type: schemas.ProfileMerged, ProfileID: "b", Traits: map[string]any{"country": "IN"},
+			Changes: map[string]schemas.TraitChange{"country": {New: "IN"}}, Merge: &schemas.Merge{Survivor: "b", Absorbed: []string{"a"}}}),
+		h.rec(traitsUpdate("b", map[string]any{"country": "US"})),
+	}
+	h.handle(batch...)
+	h.handle(batch...) // redelivered
+	if !reflect.DeepEqual(h.members(buyers), []string{"b"}) || len(h.members(india)) != 0 {
+		t.Fatalf("after the batch: buyers %v india %v", h.members(buyers), h.members(india))
+	}
+	cs := h.sink.all()
+	if got := changesOf(cs, india, "a"); !reflect.DeepEqual(got, []string{"entered:event", "exited:merge"}) {
+		t.Fatalf("absorbed: %v", got)
+	}
+	if got := changesOf(cs, buyers, "b"); !reflect.DeepEqual(got, []string{"entered:merge"}) {
+		t.Fatalf("survivor in buyers: %v", got)
+	}
+	if got := changesOf(cs, india, "b"); !reflect.DeepEqual(got, []string{"entered:merge", "exited:event"}) {
+		t.Fatalf("survivor in india: %v", got)
+	}
+	checkAlternation(t, cs)
+}
+
 // The identity stage emits user.created, profile.updated and user.updated
 // for one message; together they enter once, and a redelivery adds nothing.
 func TestIdentityRecordSequence(t *testing.T) {
