@@ -98,6 +98,45 @@ func TestFromAndTo(t *testing.T) {
 	}
 }
 
+// TestResumeStartsOver: --resume deletes what an interrupted replay left in
+// the target, then replays everything; it refuses a target that is not a
+// generation after the base.
+func TestResumeStartsOver(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.publish(schemas.Event{Type: "track", MessageID: fmt.Sprintf("m-%d", i), UserID: fmt.Sprintf("u-%d", i), Event: "E", Timestamp: day(1)})
+	}
+	ctx := context.Background()
+	target := e.base + "g2"
+	t.Cleanup(func() { cleanKeys(e.rdb, target+"*") })
+	stale := target + ":{" + e.tenant + "}:seg:p:left-over"
+	e.rdb.HSet(ctx, stale, "v", 3)
+	e.rdb.HSet(ctx, target+":{"+e.tenant+"}:profiles", "ghost", 1)
+	o := e.options()
+	o.NoSwitch = true
+	if _, err := replay.Run(ctx, o); !errors.Is(err, replay.ErrTargetNotEmpty) {
+		t.Fatalf("want ErrTargetNotEmpty, got %v", err)
+	}
+	o.Resume = true
+	res, err := replay.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 5 {
+		t.Fatalf("result %+v", res)
+	}
+	if n := e.rdb.Exists(ctx, stale).Val(); n != 0 {
+		t.Fatal("the interrupted replay's keys were kept")
+	}
+	if n := e.rdb.ZCard(ctx, target+":{"+e.tenant+"}:profiles").Val(); n != 5 {
+		t.Fatalf("%d profiles after the restart", n)
+	}
+	o.Target = e.base + "x"
+	if _, err := replay.Run(ctx, o); !errors.Is(err, replay.ErrOptions) {
+		t.Fatalf("resume into a namespace that is no generation: %v", err)
+	}
+}
+
 // TestTenantIntoLive rebuilds one tenant's lost keys in the live namespace
 // while the live pipeline runs; the other tenant's records are skipped.
 func TestTenantIntoLive(t *testing.T) {

@@ -68,8 +68,8 @@ type Options struct {
 	// Base is the base namespace (default "u360"); Target overrides the new
 	// generation's namespace (default NextNamespace of the active one).
 	Base, Target string
-	// Resume accepts a non-empty target namespace (re-running an
-	// interrupted replay is idempotent).
+	// Resume restarts an interrupted replay into a target generation that
+	// already holds keys: they are deleted first (see clearTarget).
 	Resume bool
 
 	// Identity and Segmenter configure the stages (Namespace and Group are

@@ -75,8 +75,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.DryRun {
 		return res, nil
 	}
-	if !o.IntoLive && !o.Resume {
-		if err := r.checkEmpty(ctx); err != nil {
+	if !o.IntoLive {
+		check := r.checkEmpty
+		if o.Resume {
+			check = r.clearTarget
+		}
+		if err := check(ctx); err != nil {
 			return res, err
 		}
 	}
@@ -158,6 +162,44 @@ func (r *runner) checkEmpty(ctx context.Context) error {
 	return nil
 }
 
+// clearTarget deletes what an interrupted replay left in the target
+// generation, so that it starts again from a clean namespace: its
+// segmenter held profile states in memory (WriteBehind), and its identity
+// stage remembered messages whose updates never reached the segmenter, so
+// carrying on from what it wrote would lose segment state. Only a
+// generation after the base can be cleared: the base namespace also holds
+// state that is not derived from the log.
+func (r *runner) clearTarget(ctx context.Context) error {
+	base := orDefault(r.o.Base, DefaultBase)
+	if GenerationNumber(base, r.plan.Target) < 2 {
+		return fmt.Errorf("%w: --resume clears the target first, and %s is not a generation after the base %s", ErrOptions, r.plan.Target, base)
+	}
+	iter := r.o.Redis.Scan(ctx, 0, r.plan.Target+":*", 1000).Iterator()
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := r.o.Redis.Unlink(ctx, batch...).Err()
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 500 {
+			if err := flush(); err != nil {
+				return fmt.Errorf("replay: clear target: %w", err)
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("replay: clear target: %w", err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("replay: clear target: %w", err)
+	}
+	return nil
+}
+
 // startDefinitions returns o.Definitions once it is ready, or starts a
 // definition store on the definitions topic and waits until it caught up;
 // cleanup stops it.
@@ -210,6 +252,9 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 	// a new generation's identity store holds only what this replay
 	// applied, and every applied message reaches the segmenter as updates
 	segCfg.UpdatesHoldAllHistory = !o.IntoLive
+	// nothing reads or writes a new generation before the replay ends:
+	// its segmenter writes each profile's state once, at the end
+	segCfg.WriteBehind = !o.IntoLive
 	seg, err := segmenter.New(segCfg, segmenter.Deps{
 		Tenants: o.Tenants, Redis: o.Redis, Kafka: o.Kafka, Topics: o.Topics,
 		Log: log.With().Str("component", "segmenter").Logger(), Clock: o.Clock,
@@ -287,6 +332,11 @@ func (r *runner) replay(ctx context.Context, res *Result) error {
 		}
 	}()
 	segErr := segs.close()
+	if segErr == nil && loopErr == nil {
+		if err := seg.Flush(ctx); err != nil {
+			segErr = fmt.Errorf("replay: segmenter: %w", err)
+		}
+	}
 	if segErr != nil && (loopErr == nil || errors.Is(loopErr, context.Canceled) || errors.Is(loopErr, segErr)) {
 		return segErr
 	}

@@ -157,6 +157,9 @@ func (s *Service) commitStates(ctx context.Context, ps []*pstate, nowMs int64) (
 	if len(dirty) == 0 {
 		return nil, nil
 	}
+	if s.held != nil {
+		return s.held.commit(ctx, s, dirty, nowMs)
+	}
 	head := func(tenant string) []any {
 		return []any{keysFor(s.cfg.Namespace, tenant).prefix, nowMs}
 	}
@@ -204,39 +207,52 @@ func (s *Service) commitArgs(p *pstate, args []any) ([]any, error) {
 		p.st.OutSeq++
 		fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b), change: &p.out[i]})
 	}
-	segsRaw := p.segsRaw
-	if p.segsMut {
-		segsRaw = nil
-		p.segs() // (never lazy when changed)
-	}
-	blob, _ := encodeStateWith(&p.st, segsRaw)
-	due := ""
-	if d := p.nextDue(); d > 0 {
-		due = strconv.FormatInt(d, 10)
-	}
-	segs := make([]string, 0, len(p.changed))
-	for seg := range p.changed {
-		segs = append(segs, seg)
-	}
-	sort.Strings(segs)
+	blob, due, segs := p.encodeForCommit()
 	args = append(args, p.id, strconv.FormatInt(p.ver, 10), blob, due, []byte(p.st.Traits), len(fields))
 	for _, f := range fields {
 		args = append(args, f.field, f.value)
 	}
 	args = append(args, len(segs))
-	if len(segs) > 0 {
-		p.segs()
-	}
 	for _, seg := range segs {
-		m := p.st.Segs[seg]
-		if m != nil && m.In {
-			args = append(args, seg, "+")
-		} else {
-			args = append(args, seg, "-")
-		}
+		args = append(args, seg, memberSign(p.isMember(seg)))
 	}
 	p.pending = append(p.pending, fields...)
 	return args, nil
+}
+
+// encodeForCommit encodes p's state for the commit script: the State
+// JSON, the next deadline ("" = none) and the segments whose membership
+// changed (sorted).
+func (p *pstate) encodeForCommit() (blob []byte, due string, segs []string) {
+	segsRaw := p.segsRaw
+	if p.segsMut {
+		segsRaw = nil
+		p.segs() // (never lazy when changed)
+	}
+	blob, _ = encodeStateWith(&p.st, segsRaw)
+	if d := p.nextDue(); d > 0 {
+		due = strconv.FormatInt(d, 10)
+	}
+	segs = make([]string, 0, len(p.changed))
+	for seg := range p.changed {
+		segs = append(segs, seg)
+	}
+	sort.Strings(segs)
+	return blob, due, segs
+}
+
+// isMember says whether p is in segment seg now.
+func (p *pstate) isMember(seg string) bool {
+	m, ok := p.lookup(seg)
+	return ok && m.In
+}
+
+// memberSign is the commit script's membership argument.
+func memberSign(in bool) string {
+	if in {
+		return "+"
+	}
+	return "-"
 }
 
 // clearOutboxes removes published entries.

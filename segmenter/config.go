@@ -54,6 +54,14 @@ type Config struct {
 	// conditions start empty instead of being seeded from the identity
 	// store's timeline and counts.
 	UpdatesHoldAllHistory bool
+	// WriteBehind keeps profile states in memory between batches and
+	// writes them to Redis on Flush, or all at once when more than
+	// WriteBehindMax are held (default 200000, about 1 KB each), instead
+	// of after every batch. Only for a namespace that no other segmenter
+	// writes and nothing reads before Flush (a replay into a new
+	// generation); it requires DiscardChanges, as nothing is published.
+	WriteBehind    bool
+	WriteBehindMax int
 }
 
 // DefaultConfig returns the defaults.
@@ -72,6 +80,7 @@ func DefaultConfig() Config {
 		PreviewScan:    5000,
 		MaxBodyBytes:   1 << 20,
 		MaxSegments:    20000,
+		WriteBehindMax: 200000,
 	}
 }
 
@@ -93,6 +102,7 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.PreviewScan, d.PreviewScan)
 	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
 	defaults.Set(&c.MaxSegments, d.MaxSegments)
+	defaults.Set(&c.WriteBehindMax, d.WriteBehindMax)
 	return c
 }
 
@@ -106,6 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TimerTick must be between 1ms and 1s", ErrInvalidConfig)
 	case c.TimerLease < time.Second, c.JobLease < time.Second:
 		return fmt.Errorf("%w: leases must be at least 1s", ErrInvalidConfig)
+	case c.WriteBehind && !c.DiscardChanges:
+		return fmt.Errorf("%w: WriteBehind requires DiscardChanges", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -421,4 +423,108 @@ func TestUpdatesHoldAllHistoryReadsNoEvents(t *testing.T) {
 	if got := changesOf(h.sink.all(), seg, "old"); !reflect.DeepEqual(got, []string{"entered:event"}) {
 		t.Errorf("changes %v", got)
 	}
+}
+
+// With WriteBehind (a replay's segmenter) states stay in memory until
+// Flush, which leaves Redis as the commits after every batch would have;
+// beyond WriteBehindMax they are written out and forgotten on the way.
+func TestWriteBehindEqualsCommits(t *testing.T) {
+	for _, max := range []int{1000, 3} {
+		t.Run(fmt.Sprint("max", max), func(t *testing.T) {
+			h := newHarness(t, opts{cfg: func(c *segmenter.Config) { c.DiscardChanges = true }})
+			wbNS := h.ns + "wb"
+			wb := h.newService(opts{cfg: func(c *segmenter.Config) {
+				c.Namespace, c.DiscardChanges, c.WriteBehind, c.WriteBehindMax = wbNS, true, true, max
+			}})
+			segs := []string{
+				h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`),
+				h.segment("Buyers", `{"event":"Order Completed","count":{"op":"gte","value":2},"within":{"value":1,"unit":"days"}}`),
+			}
+			h.segment("Indian buyers", fmt.Sprintf(`{"all":[{"segment":%q},{"segment":%q}]}`, segs[0], segs[1]))
+			waitForSegments(t, wb, h.tenant, segs)
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(7, 8))
+			at := t0.Add(-time.Hour)
+			for b := range 6 {
+				var batch []*kgo.Record
+				for range 12 {
+					at = at.Add(time.Minute)
+					pid := fmt.Sprint("p", rng.IntN(8))
+					switch x := rng.IntN(10); {
+					case x < 5:
+						batch = append(batch, h.rec(eventUpdate(pid, "Order Completed", at, nil, nil)))
+					case x < 9:
+						batch = append(batch, h.rec(traitsUpdate(pid, map[string]any{"country": []string{"IN", "FR"}[rng.IntN(2)]})))
+					default:
+						other := fmt.Sprint("p", rng.IntN(8))
+						if other == pid {
+							continue
+						}
+						batch = append(batch, h.rec(schemas.ProfileUpdate{Type: schemas.ProfileMerged, ProfileID: pid,
+							Merge: &schemas.Merge{Survivor: pid, Absorbed: []string{other}}}))
+					}
+				}
+				h.handle(batch...)
+				if err := wb.Handle(ctx, batch); err != nil {
+					t.Fatalf("batch %d: %v", b, err)
+				}
+			}
+			if max > 100 {
+				if keys := redisDump(t, h.rdb, wbNS); len(keys) != 0 {
+					t.Fatalf("written before Flush: %v", keys)
+				}
+			}
+			if err := wb.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want, got := redisDump(t, h.rdb, h.ns), redisDump(t, h.rdb, wbNS)
+			if len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("write-behind left\n%v\ncommits left\n%v", got, want)
+			}
+		})
+	}
+}
+
+// waitForSegments waits until svc knows the segments.
+func waitForSegments(t *testing.T, svc *segmenter.Service, tenant string, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		for i := 0; ; i++ {
+			_, _, err := svc.ScanMembers(context.Background(), tenant, id, "", 1)
+			if err == nil {
+				break
+			}
+			if i > 200 {
+				t.Fatalf("segment %s: %v", id, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// redisDump is every key under ns (without ns) and its content, profile
+// states without their version.
+func redisDump(t *testing.T, rdb redis.UniversalClient, ns string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	keys, err := rdb.Keys(ctx, ns+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		var v any
+		switch typ := rdb.Type(ctx, k).Val(); typ {
+		case "hash":
+			m := rdb.HGetAll(ctx, k).Val()
+			delete(m, "v")
+			v = m
+		case "zset":
+			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		default:
+			v = typ
+		}
+		out[strings.TrimPrefix(k, ns)] = fmt.Sprint(v)
+	}
+	return out
 }

@@ -23,6 +23,8 @@ type Service struct {
 	metrics *metrics
 	emitter Emitter
 	now     func() time.Time
+	// held keeps states in memory between batches (Config.WriteBehind).
+	held *heldStates
 	// producer is the client of the default emitter (closed by Run).
 	producer *kgo.Client
 }
@@ -44,6 +46,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, rdb: deps.Redis, reg: newRegistry(), jobs: newJobs(), metrics: newMetrics(deps.Metrics), now: deps.Clock}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.WriteBehind {
+		s.held = newHeldStates(cfg.WriteBehindMax)
 	}
 	s.emitter = deps.Emitter
 	if s.emitter == nil {

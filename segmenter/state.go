@@ -37,6 +37,7 @@ type member struct {
 type pstate struct {
 	tenant, id string
 	ver        int64 // 0 = no state in Redis
+	epoch      int64 // heldStates.epoch when loaded (WriteBehind)
 	st         State
 	traits     map[string]any
 	parsed     bool

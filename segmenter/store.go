@@ -57,10 +57,17 @@ func evalScript(ctx context.Context, rc redis.Scripter, s *redis.Script, keys []
 	return cmd
 }
 
-// loadStates reads profile states and their outboxes in one pipeline.
+// loadStates reads profile states and their outboxes in one pipeline
+// (held states, with WriteBehind, from memory).
 func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	if len(ps) == 0 {
 		return nil
+	}
+	if s.held != nil {
+		var err error
+		if ps, err = s.held.load(ps); err != nil || len(ps) == 0 {
+			return err
+		}
 	}
 	pipe := s.rdb.Pipeline()
 	st := make([]*redis.SliceCmd, len(ps))
@@ -76,21 +83,16 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 		return fmt.Errorf("segmenter: load states: %w", err)
 	}
 	for i, p := range ps {
-		*p = pstate{tenant: p.tenant, id: p.id}
 		vals := st[i].Val()
+		var ver int64
+		var d, t string
 		if len(vals) == 3 && vals[0] != nil {
-			v, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
-			p.ver = v
-			if d, ok := vals[1].(string); ok && d != "" {
-				ds, err := decodeStateSpan([]byte(d), &p.st, true)
-				if err != nil {
-					return fmt.Errorf("segmenter: decode state %s/%s: %w", p.tenant, p.id, err)
-				}
-				p.segsRaw, p.segsDue, p.segsIx, p.segsLazy = ds.segs, ds.due, ds.ix, ds.lazy
-			}
-			if t, ok := vals[2].(string); ok && t != "" {
-				p.st.Traits = json.RawMessage(t)
-			}
+			ver, _ = strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
+			d, _ = vals[1].(string)
+			t, _ = vals[2].(string)
+		}
+		if err := p.fill(ver, []byte(d), t); err != nil {
+			return err
 		}
 		if ob[i] == nil {
 			continue
@@ -99,6 +101,23 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 			p.pending = append(p.pending, outEntry{field: f, value: v})
 		}
 		sort.Slice(p.pending, func(a, b int) bool { return p.pending[a].field < p.pending[b].field })
+	}
+	return nil
+}
+
+// fill resets p to a stored state: its version (0 = none), the encoded
+// State (d, which p may keep referring to) and the raw traits (t).
+func (p *pstate) fill(ver int64, d []byte, t string) error {
+	*p = pstate{tenant: p.tenant, id: p.id, ver: ver, epoch: p.epoch}
+	if len(d) > 0 {
+		ds, err := decodeStateSpan(d, &p.st, true)
+		if err != nil {
+			return fmt.Errorf("segmenter: decode state %s/%s: %w", p.tenant, p.id, err)
+		}
+		p.segsRaw, p.segsDue, p.segsIx, p.segsLazy = ds.segs, ds.due, ds.ix, ds.lazy
+	}
+	if t != "" {
+		p.st.Traits = json.RawMessage(t)
 	}
 	return nil
 }

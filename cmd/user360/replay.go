@@ -46,7 +46,7 @@ func parseReplayFlags(args []string, stderr io.Writer) (*replayFlags, error) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print what the replay would do and exit")
 	fs.BoolVar(&f.noSwitch, "no-switch", false, "build the new generation but leave the live one active")
 	fs.BoolVar(&f.intoLive, "into-live", false, "re-apply the records into the active namespace (idempotent; no new generation, no switch)")
-	fs.BoolVar(&f.resume, "resume", false, "accept a target generation that already holds keys (re-run an interrupted replay)")
+	fs.BoolVar(&f.resume, "resume", false, "restart an interrupted replay: delete what it left in the target generation, then replay")
 	fs.BoolVar(&f.devTenant, "dev", false, `without --config: the tenants of "user360 dev" (tenant demo, default rules)`)
 	fs.IntVar(&f.batch, "batch", replay.DefaultBatch, "records per identity batch")
 	fs.Usage = func() {
