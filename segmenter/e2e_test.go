@@ -3,8 +3,12 @@ package segmenter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/internal/testenv"
 	"github.com/user360/user360/schemas"
@@ -18,24 +22,26 @@ func TestEndToEndThroughKafka(t *testing.T) {
 	stop := h.run()
 	defer stop()
 	cl := testenv.Client(t, h.brokers)
-	for i, c := range []string{"IN", "US", "IN"} {
-		r := h.rec(traitsUpdate("p1", map[string]any{"country": c}, "country"))
+	var batch []*kgo.Record // (one produce: the segmenter may read them as one batch)
+	for _, u := range []struct{ pid, country string }{{"p1", "IN"}, {"p2", "IN"}, {"p1", "US"}, {"p2", "US"}, {"p1", "IN"}} {
+		r := h.rec(traitsUpdate(u.pid, map[string]any{"country": u.country}, "country"))
 		r.Partition, r.Offset = 0, 0
-		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-			t.Fatal(i, err)
-		}
+		batch = append(batch, r)
 	}
-	recs := testenv.ReadAll(t, h.brokers, h.topics.SegmentChanges, 3, 15*time.Second)
-	if len(recs) != 3 {
+	if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	recs := testenv.ReadAll(t, h.brokers, h.topics.SegmentChanges, 5, 15*time.Second)
+	if len(recs) != 5 {
 		t.Fatalf("got %d segment changes", len(recs))
 	}
-	var types []string
+	types := map[string][]string{}
 	for _, r := range recs {
 		var c schemas.SegmentChange
 		if err := json.Unmarshal(r.Value, &c); err != nil {
 			t.Fatal(err)
 		}
-		if string(r.Key) != h.tenant+"/p1" || c.SegmentID != seg {
+		if string(r.Key) != h.tenant+"/"+c.ProfileID || c.SegmentID != seg || c.MessageID == "" {
 			t.Fatalf("record %s %+v", r.Key, c)
 		}
 		hdr := map[string]string{}
@@ -45,9 +51,9 @@ func TestEndToEndThroughKafka(t *testing.T) {
 		if hdr[schemas.HeaderSchema] != schemas.SchemaSegmentChange || hdr[schemas.HeaderTenant] != h.tenant {
 			t.Fatalf("headers %v", hdr)
 		}
-		types = append(types, c.Type)
+		types[c.ProfileID] = append(types[c.ProfileID], strings.TrimPrefix(c.Type, "segment."))
 	}
-	if types[0] != schemas.SegmentEntered || types[1] != schemas.SegmentExited || types[2] != schemas.SegmentEntered {
-		t.Fatalf("types %v", types)
+	if got := fmt.Sprint(types); got != "map[p1:[entered exited entered] p2:[entered exited]]" {
+		t.Fatalf("changes %s", got)
 	}
 }

@@ -28,16 +28,34 @@ type kafkaEmitter struct {
 	topic string
 }
 
+// encodedEmitter is an Emitter that also takes the changes' JSON
+// (values[i] encodes changes[i], as the outbox stored it), so that a
+// change is encoded once.
+type encodedEmitter interface {
+	emitEncoded(ctx context.Context, changes []schemas.SegmentChange, values [][]byte) error
+}
+
 func (k *kafkaEmitter) Emit(ctx context.Context, changes []schemas.SegmentChange) error {
+	return k.emitEncoded(ctx, changes, nil)
+}
+
+// emitEncoded produces the changes, encoding those without a value.
+func (k *kafkaEmitter) emitEncoded(ctx context.Context, changes []schemas.SegmentChange, values [][]byte) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	recs := make([]*kgo.Record, len(changes))
 	for i := range changes {
 		c := &changes[i]
-		v, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("segmenter: encode change: %w", err)
+		var v []byte
+		if i < len(values) {
+			v = values[i]
+		}
+		if v == nil {
+			var err error
+			if v, err = json.Marshal(c); err != nil {
+				return fmt.Errorf("segmenter: encode change: %w", err)
+			}
 		}
 		recs[i] = &kgo.Record{
 			Topic: k.topic,

@@ -102,10 +102,12 @@ func statesOf(ws []*work) []*pstate {
 // publish emits the profiles' outboxes in order and clears them.
 func (s *Service) publish(ctx context.Context, ps []*pstate) error {
 	var changes []schemas.SegmentChange
+	var values [][]byte // each change's JSON, as its outbox entry holds it
 	for _, p := range ps {
 		for _, e := range p.pending {
 			if e.change != nil {
 				changes = append(changes, *e.change)
+				values = append(values, []byte(e.value))
 				continue
 			}
 			var c schemas.SegmentChange
@@ -114,12 +116,19 @@ func (s *Service) publish(ctx context.Context, ps []*pstate) error {
 				continue
 			}
 			changes = append(changes, c)
+			values = append(values, []byte(e.value))
 		}
 	}
 	if len(changes) == 0 {
 		return nil
 	}
-	if err := s.emitter.Emit(ctx, changes); err != nil {
+	var err error
+	if ee, ok := s.emitter.(encodedEmitter); ok {
+		err = ee.emitEncoded(ctx, changes, values)
+	} else {
+		err = s.emitter.Emit(ctx, changes)
+	}
+	if err != nil {
 		return err
 	}
 	s.metrics.published.Add(float64(len(changes)))
