@@ -12,7 +12,8 @@ import (
 
 // handle is the segment-changes consumer's batch handler: it parks one job
 // per (record, matching destination) in Redis, in one pipeline, and dead
-// letters records it cannot read. It returns nil (and the offsets are
+// letters records it cannot read. Records of tenants without a destination
+// are skipped unread. It returns nil (and the offsets are
 // committed) only once every job is stored, so the committed offset never
 // passes a change that is neither delivered nor parked.
 func (s *Service) handle(ctx context.Context, records []*kgo.Record) error {
@@ -27,6 +28,10 @@ func (s *Service) handle(ctx context.Context, records []*kgo.Record) error {
 			if h.Key == schemas.HeaderTenant && len(h.Value) > 0 {
 				tenant, ok = string(h.Value), true
 			}
+		}
+		ds := s.dispatchers(tenant)
+		if ok && len(ds) == 0 {
+			continue // no destination: nothing to deliver or to check
 		}
 		var c schemas.SegmentChange
 		var reason string
@@ -50,7 +55,7 @@ func (s *Service) handle(ctx context.Context, records []*kgo.Record) error {
 			dead = append(dead, s.deadLetter(tenant, c.MessageID, reason, r.Value, now))
 			continue
 		}
-		for _, d := range s.dispatchers(tenant) {
+		for _, d := range ds {
 			dest := d.dest.Load()
 			if !dest.matches(c.Type, c.SegmentID) {
 				continue
