@@ -21,9 +21,13 @@ import (
 //
 // KEYS: pending (of the tenant).
 // ARGV: prefix "<ns>:{<tenant>}:seg:", now ms, then per profile: profile
-// id, expected version, state JSON, due ms ("" = none), raw traits, n
-// outbox entries, n×(field, value), m changed segments, m×(segment id,
-// "+" member / "-" not).
+// id, expected version, state JSON, due ms ("" = none, "-" = none and
+// there was none), raw traits, n outbox entries, n×(field, value), m
+// changed segments, m×(segment id, "+" member / "-" not).
+//
+// Invariants (with clearScript and the sweeper's dropPendingScript): a
+// profile has a timer exactly when its state has a deadline, and is in
+// the pending set whenever its outbox is not empty.
 // Returns the new version of each profile, or -1 where the version moved.
 var commitScript = redis.NewScript(`
 local P, now, pend = ARGV[1], ARGV[2], KEYS[1]
@@ -49,14 +53,15 @@ while i <= #ARGV do
   else
     local nv = tonumber(v) + 1
     redis.call('HSET', sk, 'v', nv, 'd', ARGV[i + 2], 't', ARGV[i + 4])
-    if ARGV[i + 3] == '' then
+    local due = ARGV[i + 3]
+    if due == '' then
       redis.call('ZREM', timers, pid)
-    else
-      redis.call('ZADD', timers, ARGV[i + 3], pid)
+    elseif due ~= '-' then
+      redis.call('ZADD', timers, due, pid)
     end
     if nout > 0 then
       hsetRange(P .. 'o:' .. pid, outAt, outAt + 2 * nout - 1)
-      if not redis.call('ZSCORE', pend, pid) then redis.call('ZADD', pend, now, pid) end
+      redis.call('ZADD', pend, 'NX', now, pid)
     end
     for j = segAt, nexti - 1, 2 do
       if ARGV[j + 1] == '+' then
@@ -87,6 +92,14 @@ while i <= #ARGV do
   if redis.call('HLEN', ok) == 0 then redis.call('ZREM', KEYS[1], pid) end
   i = i + 2 + n
 end
+return 1
+`)
+
+// dropPendingScript removes a profile from the pending set if its outbox
+// is empty (the sweeper, after publishing what it found).
+// KEYS: pending. ARGV: outbox key, profile id.
+var dropPendingScript = redis.NewScript(`
+if redis.call('EXISTS', ARGV[1]) == 0 then redis.call('ZREM', KEYS[1], ARGV[2]) end
 return 1
 `)
 
@@ -208,6 +221,9 @@ func (s *Service) commitArgs(p *pstate, args []any) ([]any, error) {
 		fields = append(fields, outEntry{field: fmt.Sprintf("%016d", p.st.OutSeq), value: string(b), change: &p.out[i]})
 	}
 	blob, due, segs := p.encodeForCommit()
+	if due == "" && p.segsDue == 0 && (p.ver == 0 || p.segsRaw != nil) {
+		due = "-" // no deadline before (as read) nor now: no timer to remove
+	}
 	args = append(args, p.id, strconv.FormatInt(p.ver, 10), blob, due, []byte(p.st.Traits), len(fields))
 	for _, f := range fields {
 		args = append(args, f.field, f.value)

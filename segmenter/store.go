@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/user360/user360/internal/redisx"
 )
 
 // keys builds the Redis keys of one tenant; all share the {tenant} hash tag.
@@ -71,16 +73,32 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	}
 	pipe := s.rdb.Pipeline()
 	st := make([]*redis.SliceCmd, len(ps))
-	ob := make([]*redis.MapStringStringCmd, len(ps))
 	for i, p := range ps {
-		k := keysFor(s.cfg.Namespace, p.tenant)
-		st[i] = pipe.HMGet(ctx, k.state(p.id), "v", "d", "t")
-		if !s.cfg.DiscardChanges { // (then there is never an outbox)
-			ob[i] = pipe.HGetAll(ctx, k.outbox(p.id))
+		st[i] = pipe.HMGet(ctx, keysFor(s.cfg.Namespace, p.tenant).state(p.id), "v", "d", "t")
+	}
+	// Which of them have an outbox: a profile is in its tenant's pending
+	// set whenever its outbox is not empty (commit.go), so one ZMSCORE per
+	// tenant's run replaces a read of every outbox. (DiscardChanges: there
+	// is never an outbox.)
+	var pend []*redis.Cmd
+	var runs [][]int
+	if !s.cfg.DiscardChanges {
+		runs = redisx.Runs(len(ps), 512, func(i int) string { return ps[i].tenant })
+		for _, run := range runs {
+			args := make([]any, 0, 2+len(run))
+			args = append(args, "ZMSCORE", keysFor(s.cfg.Namespace, ps[run[0]].tenant).pending())
+			for _, i := range run {
+				args = append(args, ps[i].id)
+			}
+			pend = append(pend, pipe.Do(ctx, args...))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("segmenter: load states: %w", err)
+	}
+	ob, err := s.readOutboxes(ctx, ps, runs, pend)
+	if err != nil {
+		return err
 	}
 	for i, p := range ps {
 		vals := st[i].Val()
@@ -103,6 +121,35 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 		sort.Slice(p.pending, func(a, b int) bool { return p.pending[a].field < p.pending[b].field })
 	}
 	return nil
+}
+
+// readOutboxes reads the outboxes of the profiles that ZMSCORE found in
+// the pending sets (pend[r] answers runs[r]); nil entries for the others.
+func (s *Service) readOutboxes(ctx context.Context, ps []*pstate, runs [][]int, pend []*redis.Cmd) ([]*redis.MapStringStringCmd, error) {
+	ob := make([]*redis.MapStringStringCmd, len(ps))
+	var pipe redis.Pipeliner
+	for r, run := range runs {
+		scores, err := pend[r].Slice()
+		if err != nil || len(scores) != len(run) {
+			return nil, fmt.Errorf("segmenter: read pending outboxes: %d scores for %d profiles (%v)", len(scores), len(run), err)
+		}
+		for j, i := range run {
+			if scores[j] == nil {
+				continue
+			}
+			if pipe == nil {
+				pipe = s.rdb.Pipeline()
+			}
+			ob[i] = pipe.HGetAll(ctx, keysFor(s.cfg.Namespace, ps[i].tenant).outbox(ps[i].id))
+		}
+	}
+	if pipe == nil {
+		return ob, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("segmenter: read outboxes: %w", err)
+	}
+	return ob, nil
 }
 
 // fill resets p to a stored state: its version (0 = none), the encoded

@@ -1,9 +1,12 @@
 package segmenter_test
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/user360/user360/schemas"
 )
@@ -85,5 +88,35 @@ func TestBackfillSeedsEventConditions(t *testing.T) {
 	h.fireTimers()
 	if len(h.members(big)) != 0 {
 		t.Fatal("big spender did not exit when an order aged out")
+	}
+}
+
+// A profile has a timer exactly while its state has a deadline: set when
+// it enters a window, kept through unrelated updates, removed when it
+// exits by time.
+func TestTimerFollowsTheDeadline(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("Recent buyers", `{"event":"Order Completed","within":{"value":1,"unit":"hours"}}`)
+	timers := func() []redis.Z {
+		z, err := h.rdb.ZRangeWithScores(context.Background(), h.ns+":{"+h.tenant+"}:seg:timers", 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	h.handle(h.rec(eventUpdate("p1", "Order Completed", t0, nil, nil)))
+	want := []redis.Z{{Score: float64(t0.Add(time.Hour).UnixMilli()), Member: "p1"}}
+	if got := timers(); len(h.members(seg)) != 1 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the order: members %v, timers %v", h.members(seg), got)
+	}
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "IN"})))
+	h.handle(h.rec(traitsUpdate("p2", map[string]any{"country": "IN"})))
+	if got := timers(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after unrelated updates: timers %v", got)
+	}
+	h.clock.Set(t0.Add(time.Hour))
+	h.fireTimers()
+	if got := timers(); len(h.members(seg)) != 0 || len(got) != 0 {
+		t.Fatalf("after the window: members %v, timers %v", h.members(seg), got)
 	}
 }

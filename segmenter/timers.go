@@ -2,6 +2,7 @@ package segmenter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -99,7 +100,9 @@ func (s *Service) sweep(ctx context.Context, tenant string) error {
 	}
 	for _, w := range ws {
 		if len(w.p.pending) == 0 {
-			if err := s.rdb.ZRem(ctx, k.pending(), w.p.id).Err(); err != nil {
+			// (only if the outbox is still empty: another writer may have
+			// filled it since)
+			if err := evalScript(ctx, s.rdb, dropPendingScript, []string{k.pending()}, k.outbox(w.p.id), w.p.id).Err(); err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("segmenter: drop pending mark: %w", err)
 			}
 		}
