@@ -120,7 +120,13 @@ func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 			s.addMerge(&b, u)
 			continue
 		}
-		p := b.state(u.Tenant, u.ProfileID)
+		p, first := b.stateOf(u.Tenant, u.ProfileID)
+		if first && u.Type == schemas.UserCreated {
+			// a profile the identity stage just created has no state
+			// yet: not read (if it has one, on a redelivery, the commit's
+			// compare-and-set fails and it is read then)
+			p.unread = true
+		}
 		prev := b.prev[p]
 		b.prev[p] = u
 		b.steps = append(b.steps, &work{p: p, apply: func(ctx context.Context, ec *evalCtx, p *pstate) error {
@@ -142,13 +148,19 @@ type updateBatch struct {
 }
 
 func (b *updateBatch) state(tenant, id string) *pstate {
-	key := tenant + "/" + id
-	p := b.states[key]
-	if p == nil {
-		p = &pstate{tenant: tenant, id: id}
-		b.states[key] = p
-	}
+	p, _ := b.stateOf(tenant, id)
 	return p
+}
+
+// stateOf is state, and whether this is the batch's first step on it.
+func (b *updateBatch) stateOf(tenant, id string) (*pstate, bool) {
+	key := tenant + "/" + id
+	if p := b.states[key]; p != nil {
+		return p, false
+	}
+	p := &pstate{tenant: tenant, id: id}
+	b.states[key] = p
+	return p, true
 }
 
 // redundant says whether u repeats prev: the identity stage follows a

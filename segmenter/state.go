@@ -38,6 +38,7 @@ type pstate struct {
 	tenant, id string
 	ver        int64 // 0 = no state in Redis
 	epoch      int64 // heldStates.epoch when loaded (WriteBehind)
+	unread     bool  // taken as absent without reading it (loadStates)
 	st         State
 	traits     map[string]any
 	parsed     bool

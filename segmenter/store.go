@@ -71,6 +71,10 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 			return err
 		}
 	}
+	ps = skipUnread(ps)
+	if len(ps) == 0 {
+		return nil
+	}
 	pipe := s.rdb.Pipeline()
 	st := make([]*redis.SliceCmd, len(ps))
 	for i, p := range ps {
@@ -121,6 +125,21 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 		sort.Slice(p.pending, func(a, b int) bool { return p.pending[a].field < p.pending[b].field })
 	}
 	return nil
+}
+
+// skipUnread fills the states marked unread as absent (once: fill clears
+// the mark, so a state that lost a compare-and-set is read) and returns
+// the others.
+func skipUnread(ps []*pstate) []*pstate {
+	rest := ps[:0:0]
+	for _, p := range ps {
+		if p.unread {
+			_ = p.fill(0, nil, "")
+			continue
+		}
+		rest = append(rest, p)
+	}
+	return rest
 }
 
 // readOutboxes reads the outboxes of the profiles that ZMSCORE found in
