@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin/user360
 
-.PHONY: build test test-race vet fuzz bench bench-go bench-gateway bench-pipeline dev compose-up clean
+.PHONY: build test test-race vet fuzz bench bench-go bench-gateway bench-pipeline bench-pipeline-mix dev compose-up clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/user360
@@ -21,8 +21,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 60s ./ingest/
 
 # Benchmarks: Go benchmarks of every stage, the gateway under load, then the
-# whole pipeline in one `user360 dev` (gateway 2xx → segment.entered).
-bench: bench-go bench-gateway bench-pipeline
+# whole pipeline in one `user360 dev`: new users (gateway 2xx →
+# segment.entered) and known users' tracks (throughput).
+bench: bench-go bench-gateway bench-pipeline bench-pipeline-mix
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m $(PKGS)
@@ -32,6 +33,9 @@ bench-gateway: build
 
 bench-pipeline:
 	./scripts/bench-pipeline.sh
+
+bench-pipeline-mix:
+	./scripts/bench-pipeline-mix.sh
 
 dev: build
 	./$(BIN) dev
