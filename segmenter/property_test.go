@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/schemas"
 	"github.com/user360/user360/segmenter"
@@ -246,4 +249,108 @@ func compareFull(t *testing.T, h *harness, segIDs []string, parsed map[string]*r
 			}
 		}
 	}
+}
+
+// TestIncrementalEqualsFullEvaluationWithMerges: as
+// TestIncrementalEqualsFullEvaluation, with merges, and with the updates
+// handed over in batches of random size (a merge in the middle of a batch
+// included): a survivor's memberships equal a full evaluation over its own
+// history and that of the profiles it absorbed; an absorbed profile is in
+// no segment.
+func TestIncrementalEqualsFullEvaluationWithMerges(t *testing.T) {
+	for seed := uint64(7); seed <= 10; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { propertyRunMerges(t, seed) })
+	}
+}
+
+func propertyRunMerges(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 77))
+	h := newHarness(t, opts{noSource: true})
+	var segIDs []string
+	parsed := map[string]*rules.Rule{}
+	for i := range 14 {
+		raw := randomRule(rng, segIDs, 0)
+		id := h.segment(fmt.Sprint("s", i), raw)
+		r, err := rules.Parse(json.RawMessage(raw), "rule")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[id] = r
+		segIDs = append(segIDs, id)
+	}
+	live := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"}
+	var gone []string
+	traits := map[string]map[string]any{}
+	history := map[string][]histEvent{}
+	var batch []*kgo.Record
+	flush := func() {
+		if len(batch) > 0 {
+			h.handle(batch...)
+			batch = nil
+		}
+	}
+	check := func() {
+		flush()
+		h.fireTimers()
+		compareFull(t, h, segIDs, parsed, live, traits, history)
+		for _, seg := range segIDs {
+			for _, pid := range h.members(seg) {
+				if slices.Contains(gone, pid) {
+					t.Fatalf("absorbed profile %s is in segment %s", pid, seg)
+				}
+			}
+		}
+	}
+	for step := range 300 {
+		pid := live[rng.IntN(len(live))]
+		now := h.clock.Now()
+		cur := map[string]any{}
+		for k, v := range traits[pid] {
+			cur[k] = v
+		}
+		switch x := rng.IntN(12); {
+		case x < 4:
+			k := []string{"plan", "age", "vip", "tags"}[rng.IntN(4)]
+			v := map[string]any{"plan": []string{"free", "pro", "team"}[rng.IntN(3)], "age": float64(15 + rng.IntN(40)),
+				"vip": rng.IntN(2) == 0, "tags": []any{[]string{"a", "b", "c"}[rng.IntN(3)]}}[k]
+			old := cur[k]
+			cur[k] = v
+			traits[pid] = cur
+			batch = append(batch, h.rec(schemas.ProfileUpdate{ProfileID: pid, Traits: cur, Changes: map[string]schemas.TraitChange{k: {Old: old, New: v}}}))
+		case x < 9:
+			name, props := "Visit", map[string]any(nil)
+			if rng.IntN(2) == 0 {
+				name, props = "Order", map[string]any{"revenue": float64(rng.IntN(150))}
+			}
+			history[pid] = append(history[pid], histEvent{name, props, now})
+			traits[pid] = cur
+			batch = append(batch, h.rec(eventUpdate(pid, name, now, props, cur)))
+		case x < 10 && len(live) > 3:
+			// pid absorbs another profile the segmenter has seen
+			other := live[rng.IntN(len(live))]
+			_, seenTraits := traits[other]
+			if other == pid || (!seenTraits && len(history[other]) == 0) {
+				continue
+			}
+			history[pid] = append(history[pid], history[other]...)
+			delete(history, other)
+			delete(traits, other)
+			traits[pid] = cur
+			live = slices.DeleteFunc(live, func(p string) bool { return p == other })
+			gone = append(gone, other)
+			batch = append(batch, h.rec(schemas.ProfileUpdate{Type: schemas.ProfileMerged, ProfileID: pid, Traits: cur,
+				Merge: &schemas.Merge{Survivor: pid, Absorbed: []string{other}}}))
+		default:
+			flush()
+			h.clock.Add(time.Duration(rng.IntN(90_000)) * time.Millisecond)
+			h.fireTimers()
+		}
+		if rng.IntN(4) == 0 {
+			flush()
+		}
+		if step%25 == 24 {
+			check()
+		}
+	}
+	check()
 }
