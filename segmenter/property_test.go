@@ -61,6 +61,19 @@ func randomRule(rng *rand.Rand, earlier []string, depth int) string {
 	return `{"any":[` + randomRule(rng, earlier, depth+1) + `,` + randomRule(rng, earlier, depth+1) + `]}`
 }
 
+// addRandomSegment creates segment "s<i>" with a random rule (that may
+// reference the earlier segments) and returns its id, rule and parsed rule.
+func addRandomSegment(t *testing.T, h *harness, rng *rand.Rand, i int, earlier []string) (string, string, *rules.Rule) {
+	t.Helper()
+	raw := randomRule(rng, earlier, 0)
+	id := h.segment(fmt.Sprint("s", i), raw)
+	r, err := rules.Parse(json.RawMessage(raw), "rule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, raw, r
+}
+
 type histEvent struct {
 	name  string
 	props map[string]any
@@ -104,12 +117,7 @@ func propertyRun(t *testing.T, seed uint64, late bool) {
 				}
 			})
 			addSegment := func(i int) {
-				raw := randomRule(rng, segIDs, 0)
-				id := h.segment(fmt.Sprint("s", i), raw)
-				r, err := rules.Parse(json.RawMessage(raw), "rule")
-				if err != nil {
-					t.Fatal(err)
-				}
+				id, raw, r := addRandomSegment(t, h, rng, i, segIDs)
 				parsed[id] = r
 				raws[id] = raw
 				segIDs = append(segIDs, id)
@@ -269,12 +277,7 @@ func propertyRunMerges(t *testing.T, seed uint64) {
 	var segIDs []string
 	parsed := map[string]*rules.Rule{}
 	for i := range 14 {
-		raw := randomRule(rng, segIDs, 0)
-		id := h.segment(fmt.Sprint("s", i), raw)
-		r, err := rules.Parse(json.RawMessage(raw), "rule")
-		if err != nil {
-			t.Fatal(err)
-		}
+		id, _, r := addRandomSegment(t, h, rng, i, segIDs)
 		parsed[id] = r
 		segIDs = append(segIDs, id)
 	}
