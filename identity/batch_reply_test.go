@@ -1,10 +1,16 @@
 package identity
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
 )
 
 // TestDecodeCallStopsAtFailures: a call's reply says how many messages it
@@ -57,5 +63,25 @@ func TestDecodeCallStopsAtFailures(t *testing.T) {
 
 	if err := decodeCall(reply([]any{int64(3), []any{}}), call, in, make([]applyResult, 4), 7); !errors.Is(err, ErrScript) {
 		t.Errorf("a reply with fewer replies than applied messages: %v", err)
+	}
+}
+
+// A Redis that forgot the script (restart, SCRIPT FLUSH) gets it loaded
+// again and the batch applied.
+func TestScriptLoadedAgainAfterFlush(t *testing.T) {
+	rdb := testenv.MiniRedis(t) // SCRIPT FLUSH only on a throwaway server
+	g := newRig(t, rdb)
+	ctx := context.Background()
+	for i := range 2 {
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rec := g.record(t, schemas.Event{Type: "identify", MessageID: fmt.Sprint("m-", i), UserID: fmt.Sprint("u-", i)})
+		if err := g.proc.Handle(ctx, []*kgo.Record{rec}); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		if _, err := g.store.Resolve(ctx, g.tenant, fmt.Sprint("user_id:u-", i)); err != nil {
+			t.Fatalf("batch %d not applied: %v", i, err)
+		}
 	}
 }

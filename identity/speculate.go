@@ -236,9 +236,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		prof.trj = traitsObject(prof.traits)
 	}
 	fp.out.TrJ = prof.trj // shared: read only
-	stored := "1"
+	var stored any = "1"
 	if m.Ns != 1 {
-		stored = string(encodeOut(&fp.out))
+		stored = encodeOut(&fp.out) // ([]byte: sent as it is)
 	}
 	timeline := ""
 	if m.Ev != "" {

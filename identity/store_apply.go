@@ -149,12 +149,14 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 		cmds := make([]*redis.Cmd, len(calls))
 		for c, call := range calls {
 			t := in[call[0]].Tenant
-			args := make([]any, 0, 5+24*len(call))
-			args = append(args, s.prefix(t), halt, bucket, ttl, dedupBuckets)
+			// the whole command, so that go-redis does not copy the
+			// arguments into one of its own (EvalSha would)
+			args := make([]any, 0, 9+26*len(call))
+			args = append(args, "evalsha", applyScript.Hash(), 1, s.keyProfiles(t), s.prefix(t), halt, bucket, ttl, dedupBuckets)
 			for _, i := range call {
 				args = appendMessageArgs(args, &in[i], fallback)
 			}
-			cmds[c] = applyScript.EvalSha(ctx, pipe, []string{s.keyProfiles(t)}, args...)
+			cmds[c] = pipe.Do(ctx, args...)
 		}
 		_, _ = pipe.Exec(ctx)
 		if attempt == 0 && anyNoScript(cmds) {
