@@ -262,6 +262,14 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 	return ups
 }
 
+// The constant header values of identity's records, shared by all of them
+// (the client only reads them).
+var (
+	hdrSchemaUpdate = []byte(schemas.SchemaProfileUpdate)
+	hdrSource       = []byte("identity")
+	hdrJSON         = []byte("application/json")
+)
+
 // updateRecord encodes a profile update as a profile-updates record.
 func updateRecord(topic string, u *wireUpdate) (*kgo.Record, error) {
 	v, err := encodeUpdate(u)
@@ -274,9 +282,9 @@ func updateRecord(topic string, u *wireUpdate) (*kgo.Record, error) {
 		Value: v,
 		Headers: []kgo.RecordHeader{
 			{Key: schemas.HeaderTenant, Value: []byte(u.Tenant)},
-			{Key: schemas.HeaderSchema, Value: []byte(schemas.SchemaProfileUpdate)},
-			{Key: schemas.HeaderSource, Value: []byte("identity")},
-			{Key: schemas.HeaderContentType, Value: []byte("application/json")},
+			{Key: schemas.HeaderSchema, Value: hdrSchemaUpdate},
+			{Key: schemas.HeaderSource, Value: hdrSource},
+			{Key: schemas.HeaderContentType, Value: hdrJSON},
 		},
 	}, nil
 }
@@ -299,8 +307,8 @@ func deadLetterRecord(topic string, d *schemas.DeadLetter) *kgo.Record {
 		Headers: []kgo.RecordHeader{
 			{Key: schemas.HeaderTenant, Value: []byte(tenant)},
 			{Key: schemas.HeaderSchema, Value: []byte(schemas.SchemaDeadLetter)},
-			{Key: schemas.HeaderSource, Value: []byte("identity")},
-			{Key: schemas.HeaderContentType, Value: []byte("application/json")},
+			{Key: schemas.HeaderSource, Value: hdrSource},
+			{Key: schemas.HeaderContentType, Value: hdrJSON},
 		},
 	}
 }

@@ -155,7 +155,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	c := p.cache
 	m := &in.Msg
 	ts := parseMs(m.Ts)
-	var ops fieldOps
+	ops := fieldOps{ops: make([]fieldOp, 0, 8)} // (a track sets about 5)
 	var changes changeLog
 	var absorbedToken string
 	absorbedIDs := 0
