@@ -235,7 +235,16 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 	// traits and changes are valid by construction; event is the
 	// json.Marshal output of prepare
 	base := wireUpdate{Tenant: tenant, ProfileID: out.P, UserID: userIDOf(idents), Identities: idents, Timestamp: ts, rawValid: true}
-	var ups []wireUpdate
+	n := 1 // profile.updated, and:
+	if out.Cr == 1 {
+		n++ // user.created
+	} else if len(changes) > 0 {
+		n++ // user.updated
+	}
+	if merge != nil {
+		n++ // profile.merged
+	}
+	ups := make([]wireUpdate, 0, n)
 	if out.Cr == 1 {
 		u := base
 		u.Type, u.MessageID, u.Traits = schemas.UserCreated, outputID(tenant, e.MessageID, schemas.UserCreated, ""), traits

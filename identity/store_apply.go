@@ -151,7 +151,11 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 			t := in[call[0]].Tenant
 			// the whole command, so that go-redis does not copy the
 			// arguments into one of its own (EvalSha would)
-			args := make([]any, 0, 9+26*len(call))
+			n := 9
+			for _, i := range call {
+				n += messageArgCount(&in[i])
+			}
+			args := make([]any, 0, n)
 			args = append(args, "evalsha", applyScript.Hash(), 1, s.keyProfiles(t), s.prefix(t), halt, bucket, ttl, dedupBuckets)
 			for _, i := range call {
 				args = appendMessageArgs(args, &in[i], fallback)
@@ -212,6 +216,15 @@ func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 		args = append(args, scriptPayload(&x.Msg))
 	}
 	return args
+}
+
+// messageArgCount is how many arguments appendMessageArgs adds for x (at
+// most: a plan without fallback sends one less).
+func messageArgCount(x *applyInput) int {
+	if x.fast == nil {
+		return 3
+	}
+	return 3 + len(x.fast.args)
 }
 
 func anyNoScript(cmds []*redis.Cmd) bool {
