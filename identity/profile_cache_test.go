@@ -440,3 +440,31 @@ func scriptPaths(g *rig) string {
 	}
 	return b.String()
 }
+
+// CachedProfileOf answers from the cache, normalising the value as a
+// message's identifier is.
+func TestCachedProfileOf(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	ctx := context.Background()
+	rec := g.record(t, schemas.Event{Type: "identify", MessageID: "m-1", UserID: "u1", Traits: map[string]any{"email": "Asha@Example.com"}})
+	if err := g.proc.Handle(ctx, []*kgo.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := g.store.Resolve(ctx, g.tenant, "user_id:u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ typ, value, want string }{
+		{"user_id", "u1", pid},
+		{"email", " asha@EXAMPLE.com", pid},
+		{"user_id", "u2", ""},
+		{"anonymous_id", "u1", ""},
+	} {
+		if got := g.proc.CachedProfileOf(g.tenant, c.typ, c.value); got != c.want {
+			t.Errorf("%s %q: %q, want %q", c.typ, c.value, got, c.want)
+		}
+	}
+	if got := g.proc.CachedProfileOf("no-such-tenant", "user_id", "u1"); got != "" {
+		t.Errorf("unknown tenant: %q", got)
+	}
+}

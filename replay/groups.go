@@ -19,12 +19,24 @@ import (
 // that could touch the same profile share a token. One pass over the raw
 // record: names compare case-insensitively (as encoding/json matches
 // them), values are read as text (a number keeps its literal spelling).
-func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record) []string {
+// With profileOf, the profile that the userId, anonymousId, previousId,
+// email or a mapped identifier already leads to is a token as well.
+func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record, profileOf ProfileOf) []string {
 	var out []string
 	add := func(v string) {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if v != "" {
 			out = append(out, tenant+"\x00"+v)
+		}
+	}
+	// the profile an identifier already leads to is a token too: records
+	// of one profile share it even when they share no identifier (a
+	// visitor merged into a user in an earlier batch)
+	known := func(typ, v string) {
+		if profileOf != nil && v != "" {
+			if pid := profileOf(tenant, typ, v); pid != "" {
+				out = append(out, tenant+"\x01"+pid)
+			}
 		}
 	}
 	var traitIDs map[string]string
@@ -38,6 +50,11 @@ func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record) []strin
 			switch {
 			case strings.EqualFold(name, "email") || isID:
 				add(rawText(v))
+				if isID {
+					known(traitIDs[name], rawText(v))
+				} else {
+					known("email", rawText(v))
+				}
 			case strings.EqualFold(name, "phone"):
 				add(digits(rawText(v)))
 			}
@@ -46,8 +63,12 @@ func linkTokens(tenants *config.Tenants, tenant string, rec *kgo.Record) []strin
 	}
 	jsonscan.Members(rec.Value, 0, func(k, v []byte) bool {
 		switch name := keyText(k); {
-		case strings.EqualFold(name, "userId"), strings.EqualFold(name, "anonymousId"), strings.EqualFold(name, "previousId"):
+		case strings.EqualFold(name, "userId"):
 			add(rawText(v))
+			known("user_id", rawText(v))
+		case strings.EqualFold(name, "anonymousId"), strings.EqualFold(name, "previousId"):
+			add(rawText(v))
+			known("anonymous_id", rawText(v))
 		case strings.EqualFold(name, "traits"):
 			traits(v)
 		case strings.EqualFold(name, "context"):
@@ -142,15 +163,20 @@ func (u *unionFind) union(a, b int) {
 }
 
 // split divides a batch into n parts such that records sharing an
-// identifier (directly or through other records of the batch) are in the
-// same part, in their batch order. Groups go to the least-loaded part in
+// identifier or a known profile (profileOf, may be nil), directly or
+// through other records of the batch, are in the same part, in their
+// batch order. Groups go to the least-loaded part in
 // order of first appearance, so the split is deterministic.
-func split(tenants *config.Tenants, recs []*kgo.Record, n int) [][]*kgo.Record {
+// ProfileOf says which profile an identifier (type, value as a message
+// carries it) leads to, "" when unknown (identity.Processor.CachedProfileOf).
+type ProfileOf func(tenant, identType, value string) string
+
+func split(tenants *config.Tenants, recs []*kgo.Record, n int, profileOf ProfileOf) [][]*kgo.Record {
 	uf := unionFind{parent: make([]int, len(recs))}
 	first := map[string]int{}
 	for i, r := range recs {
 		uf.parent[i] = i
-		for _, tok := range linkTokens(tenants, recordTenant(r), r) {
+		for _, tok := range linkTokens(tenants, recordTenant(r), r, profileOf) {
 			if j, ok := first[tok]; ok {
 				uf.union(i, j)
 			} else {

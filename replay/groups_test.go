@@ -32,7 +32,7 @@ func TestLinkTokens(t *testing.T) {
 		{`not json`, nil},
 	}
 	for _, c := range cases {
-		got := linkTokens(ts, "t", rec(c.value))
+		got := linkTokens(ts, "t", rec(c.value), nil)
 		var want []string
 		for _, w := range c.want {
 			want = append(want, "t\x00"+w)
@@ -57,7 +57,7 @@ func TestSplitKeepsLinkedRecordsTogetherInOrder(t *testing.T) {
 		rec(`{"userId":"u3","traits":{"email":"E"}}`), // 4 ┘ (email e)
 		rec(`{"userId":"u2"}`),                        // 5   ┘
 	}
-	parts := split(ts, recs, 4)
+	parts := split(ts, recs, 4, nil)
 	where := map[*kgo.Record]int{}
 	for k, p := range parts {
 		for _, r := range p {
@@ -76,5 +76,41 @@ func TestSplitKeepsLinkedRecordsTogetherInOrder(t *testing.T) {
 	}
 	if where[recs[5]] != where[recs[1]] || where[recs[1]] == where[recs[0]] {
 		t.Errorf("u2's records: parts %d and %d (u1's: %d)", where[recs[1]], where[recs[5]], where[recs[0]])
+	}
+}
+
+// TestSplitKeepsKnownProfilesTogether: records that share no identifier
+// but lead to one known profile (a visitor merged into a user in an
+// earlier batch) land in one part; the lookup sees the identifier types.
+func TestSplitKeepsKnownProfilesTogether(t *testing.T) {
+	ts, _ := config.NewTenants([]config.Tenant{{ID: "t"}})
+	known := map[string]string{"user_id:u1": "p1", "anonymous_id:v9": "p1", "email:x@y.z": "p2", "user_id:u5": "p2"}
+	profileOf := func(tenant, typ, v string) string {
+		if tenant != "t" {
+			t.Errorf("tenant %q", tenant)
+		}
+		return known[typ+":"+v]
+	}
+	recs := []*kgo.Record{
+		rec(`{"userId":"u1"}`),                            // p1
+		rec(`{"anonymousId":"v9"}`),                       // p1
+		rec(`{"userId":"u7","traits":{"email":"x@y.z"}}`), // p2
+		rec(`{"userId":"u5"}`),                            // p2
+		rec(`{"userId":"u6"}`),                            // unknown
+	}
+	for _, n := range []int{2, 4, 8} {
+		parts := split(ts, recs, n, profileOf)
+		where := map[*kgo.Record]int{}
+		for k, p := range parts {
+			for _, r := range p {
+				where[r] = k
+			}
+		}
+		if where[recs[0]] != where[recs[1]] || where[recs[2]] != where[recs[3]] {
+			t.Errorf("%d parts: records of one profile apart: %v", n, []int{where[recs[0]], where[recs[1]], where[recs[2]], where[recs[3]]})
+		}
+		if n >= 4 && (where[recs[0]] == where[recs[2]] || where[recs[4]] == where[recs[0]]) {
+			t.Errorf("%d parts: unrelated records together: %v", n, []int{where[recs[0]], where[recs[2]], where[recs[4]]})
+		}
 	}
 }

@@ -60,7 +60,7 @@ func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.T
 
 // handle applies a batch and returns its profile updates.
 func (s *idStage) handle(ctx context.Context, recs []*kgo.Record) ([]segmenter.Input, error) {
-	parts := split(s.tenants, recs, idShards)
+	parts := split(s.tenants, recs, idShards, s.procs[0].CachedProfileOf)
 	errs := make([]error, idShards)
 	var wg sync.WaitGroup
 	for k, p := range parts {
