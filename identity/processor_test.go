@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -95,5 +96,37 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(DefaultConfig(), Deps{}); err == nil {
 		t.Error("New without dependencies accepted")
+	}
+}
+
+// A profile.updated says which traits changed, and says it with an empty
+// object when none did (a consumer need not compare the traits).
+func TestProfileUpdatedSaysNoChanges(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	ctx := context.Background()
+	recs := []*kgo.Record{
+		g.record(t, schemas.Event{Type: "identify", MessageID: "m-1", UserID: "u1", Traits: map[string]any{"plan": "pro"}}),
+		g.record(t, schemas.Event{Type: "track", MessageID: "m-2", UserID: "u1", Event: "Viewed"}),
+	}
+	for _, r := range recs { // one at a time: the second is planned from the cache
+		if err := g.proc.Handle(ctx, []*kgo.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var changes []string
+	for _, r := range g.out.recs {
+		var u struct {
+			Type    string          `json:"type"`
+			Changes json.RawMessage `json:"changes"`
+		}
+		if err := json.Unmarshal(r.Value, &u); err != nil {
+			t.Fatal(err)
+		}
+		if u.Type == schemas.ProfileUpdated {
+			changes = append(changes, string(u.Changes))
+		}
+	}
+	if len(changes) != 2 || !strings.Contains(changes[0], `"plan"`) || changes[1] != `{}` {
+		t.Fatalf("changes of the two profile.updated records: %q", changes)
 	}
 }

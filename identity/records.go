@@ -179,6 +179,10 @@ func rawTraits(tr luaList[[]string]) json.RawMessage {
 	return rawObject(tr, 2, 32, func(buf []byte, kv []string) []byte { return appendRaw(buf, kv[1]) })
 }
 
+// noChanges is the changes member of a profile.updated whose message
+// changed no trait.
+var noChanges = json.RawMessage(`{}`)
+
 // rawChanges builds the changes object from [name, old, new] triples.
 func rawChanges(ch luaList[[]string]) json.RawMessage {
 	return rawObject(ch, 3, 48, func(buf []byte, c []string) []byte {
@@ -258,6 +262,11 @@ func profileUpdates(tenant string, r *rules, e *schemas.Event, event string, ts 
 	u := base
 	u.Type, u.MessageID = schemas.ProfileUpdated, outputID(tenant, e.MessageID, schemas.ProfileUpdated, "")
 	u.Changes, u.Traits, u.Merge = changes, traits, merge
+	if changes == nil {
+		// said explicitly: a consumer that finds no changes member has to
+		// compare the traits itself (the segmenter would decode both)
+		u.Changes = noChanges
+	}
 	if event != "" {
 		u.Event = json.RawMessage(event)
 	}

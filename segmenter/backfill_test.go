@@ -16,6 +16,7 @@ import (
 	"github.com/user360/user360/internal/defs"
 	"github.com/user360/user360/internal/kafka"
 	"github.com/user360/user360/schemas"
+	"github.com/user360/user360/segmenter"
 )
 
 func (h *harness) run() func() {
@@ -267,5 +268,36 @@ func TestInterruptedDeletionIsFinishedAfterRestart(t *testing.T) {
 	}
 	if n, _ := h.rdb.Exists(context.Background(), h.ns+":{"+h.tenant+"}:seg:m:"+seg).Result(); n != 0 {
 		t.Fatal("member set left behind")
+	}
+}
+
+// A backfill evaluates with the identity store's traits, not with older
+// ones the segmenter kept: updates of a tenant without segments are not
+// applied, so the stored traits can be behind.
+func TestBackfillUsesCurrentTraits(t *testing.T) {
+	h := newHarness(t, opts{})
+	first := h.segment("Pro", `{"trait":"plan","op":"eq","value":"pro"}`)
+	h.src.put(schemas.Profile{ID: "p1", Tenant: h.tenant, Traits: map[string]any{"plan": "free"}})
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"plan": "free"})))
+	if code, body := h.do("DELETE", "/v1/segments/"+first, nil); code != 204 && code != 200 {
+		t.Fatalf("delete: %d %v", code, body)
+	}
+	if err := segmenter.RunJobsForTest(h.svc, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// no segment now: this update is not kept
+	h.src.put(schemas.Profile{ID: "p1", Tenant: h.tenant, Traits: map[string]any{"plan": "pro"}})
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"plan": "pro"}, "plan")))
+	second := h.segment("Pro again", `{"trait":"plan","op":"eq","value":"pro"}`)
+	if err := segmenter.RunJobsForTest(h.svc, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.members(second); !reflect.DeepEqual(got, []string{"p1"}) {
+		t.Fatalf("members after the backfill: %v", got)
+	}
+	// a later update that changes no trait keeps it there
+	h.handle(h.rec(schemas.ProfileUpdate{ProfileID: "p1", Traits: map[string]any{"plan": "pro"}, Changes: map[string]schemas.TraitChange{}}))
+	if got := h.members(second); !reflect.DeepEqual(got, []string{"p1"}) {
+		t.Fatalf("members after an update without changes: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package segmenter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -418,13 +419,18 @@ func (s *Service) backfillProfile(ctx context.Context, ec *evalCtx, p *pstate, c
 	if p.st.Gone != "" {
 		return nil
 	}
-	if p.st.Traits == nil && prof.Traits != nil {
+	if prof.Traits != nil {
+		// the identity store's traits are current; the stored ones may be
+		// older (updates of a tenant without segments are not kept, and
+		// an update that changes no trait says so without a comparison)
 		raw, err := json.Marshal(prof.Traits)
 		if err != nil {
 			return fmt.Errorf("segmenter: encode traits: %w", err)
 		}
-		p.setTraits(raw)
-		p.dirty = true
+		if !bytes.Equal(raw, p.st.Traits) {
+			p.setTraits(raw)
+			p.dirty = true
+		}
 	}
 	if p.st.UserID == "" {
 		p.st.UserID = prof.UserID
