@@ -271,9 +271,10 @@ func TestInterruptedDeletionIsFinishedAfterRestart(t *testing.T) {
 	}
 }
 
-// A backfill evaluates with the identity store's traits, not with older
-// ones the segmenter kept: updates of a tenant without segments are not
-// applied, so the stored traits can be behind.
+// Updates of a tenant without segments are not applied: the traits the
+// segmenter kept from earlier segments are forgotten, so that a segment
+// created later is backfilled with the identity store's traits, not with
+// outdated ones.
 func TestBackfillUsesCurrentTraits(t *testing.T) {
 	h := newHarness(t, opts{})
 	first := h.segment("Pro", `{"trait":"plan","op":"eq","value":"pro"}`)

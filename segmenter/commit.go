@@ -103,6 +103,36 @@ if redis.call('EXISTS', ARGV[1]) == 0 then redis.call('ZREM', KEYS[1], ARGV[2]) 
 return 1
 `)
 
+// forgetTraitsScript drops the stored traits of a profile state, if there
+// is one, and moves its version (so that a writer that read it before
+// recomputes). KEYS: pending (the slot). ARGV: prefix, then profile ids.
+var forgetTraitsScript = redis.NewScript(`
+for i = 2, #ARGV do
+  local k = ARGV[1] .. 'p:' .. ARGV[i]
+  if redis.call('HDEL', k, 't') == 1 then redis.call('HINCRBY', k, 'v', 1) end
+end
+return 1
+`)
+
+// forgetTraits drops the stored traits of profiles whose updates were not
+// applied (their tenant has no segment): traits kept from before would be
+// outdated, and a backfill prefers stored traits to scanned ones.
+func (s *Service) forgetTraits(ctx context.Context, profiles []stateKey) error {
+	if len(profiles) == 0 || s.cfg.WriteBehind {
+		return nil // (a replay's new generation holds no older states)
+	}
+	ps := make([]*pstate, len(profiles))
+	for i, k := range profiles {
+		ps[i] = &pstate{tenant: k.tenant, id: k.id}
+	}
+	head := func(tenant string) []any { return []any{keysFor(s.cfg.Namespace, tenant).prefix} }
+	calls, _ := tenantCalls(ps, head, func(p *pstate, args []any) ([]any, error) { return append(args, p.id), nil })
+	if _, err := s.runCalls(ctx, forgetTraitsScript, calls); err != nil {
+		return fmt.Errorf("segmenter: forget traits: %w", err)
+	}
+	return nil
+}
+
 // commitCallSize is the most profiles one commit or clear call writes.
 const commitCallSize = 64
 

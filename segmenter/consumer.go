@@ -104,6 +104,7 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 // whole batch and written together (process).
 func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 	b := updateBatch{states: map[string]*pstate{}, prev: map[*pstate]*update{}}
+	var unkept []stateKey
 	for _, u := range ups {
 		if _, ok := s.deps.Tenants.Get(u.Tenant); !ok {
 			s.metrics.updates.WithLabelValues("", "unknown_tenant").Inc()
@@ -111,8 +112,10 @@ func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 		}
 		if len(s.reg.index(u.Tenant).segs) == 0 {
 			// No segment can change; a segment created later is backfilled
-			// from the identity store.
+			// from the identity store. A state kept from earlier segments
+			// must not keep traits this update changes (see forgetTraits).
 			s.metrics.updates.WithLabelValues(u.Tenant, "no_segments").Inc()
+			unkept = append(unkept, stateKey{u.Tenant, u.ProfileID})
 			continue
 		}
 		s.metrics.updates.WithLabelValues(u.Tenant, "applied").Inc()
@@ -136,6 +139,9 @@ func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 			}
 			return s.applyOnce(ctx, ec, p, u)
 		}})
+	}
+	if err := s.forgetTraits(ctx, unkept); err != nil {
+		return err
 	}
 	return s.process(ctx, b.steps)
 }

@@ -1,7 +1,6 @@
 package segmenter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -419,18 +418,15 @@ func (s *Service) backfillProfile(ctx context.Context, ec *evalCtx, p *pstate, c
 	if p.st.Gone != "" {
 		return nil
 	}
-	if prof.Traits != nil {
-		// the identity store's traits are current; the stored ones may be
-		// older (updates of a tenant without segments are not kept, and
-		// an update that changes no trait says so without a comparison)
+	if p.st.Traits == nil && prof.Traits != nil {
+		// (stored traits win: they are at least as new as the updates
+		// applied, and a scanned page can be older than those)
 		raw, err := json.Marshal(prof.Traits)
 		if err != nil {
 			return fmt.Errorf("segmenter: encode traits: %w", err)
 		}
-		if !bytes.Equal(raw, p.st.Traits) {
-			p.setTraits(raw)
-			p.dirty = true
-		}
+		p.setTraits(raw)
+		p.dirty = true
 	}
 	if p.st.UserID == "" {
 		p.st.UserID = prof.UserID
