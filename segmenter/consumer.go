@@ -16,7 +16,11 @@ import (
 // update is a decoded profile update with its traits kept raw for storage.
 type update struct {
 	schemas.ProfileUpdate
-	traitsRaw    json.RawMessage
+	traitsRaw json.RawMessage
+	// eventProps: the event's properties as the record holds them, decoded
+	// into Event.Properties only when an event condition reads them
+	// (eventProperties)
+	eventProps   json.RawMessage
 	partition    int32
 	offset       int64
 	mergedSegs   []string
@@ -36,6 +40,8 @@ type updateWire struct {
 	Changes    map[string]json.RawMessage `json:"changes,omitempty"`
 	Traits     json.RawMessage            `json:"traits,omitempty"`
 	Merge      *schemas.Merge             `json:"merge,omitempty"`
+	// eventProps: the fast decoder leaves the event's properties raw
+	eventProps json.RawMessage
 }
 
 // decodeUpdate reads one record of the profile-updates topic: the common
@@ -58,7 +64,7 @@ func (w *updateWire) update() (*update, error) {
 	u := &update{ProfileUpdate: schemas.ProfileUpdate{
 		Type: w.Type, MessageID: w.MessageID, Tenant: w.Tenant, ProfileID: w.ProfileID, UserID: w.UserID,
 		Identities: w.Identities, Event: w.Event, Merge: w.Merge,
-	}}
+	}, eventProps: w.eventProps}
 	if w.Changes != nil {
 		u.Changes = make(map[string]schemas.TraitChange, len(w.Changes))
 		for k := range w.Changes {
@@ -167,6 +173,16 @@ func (b *updateBatch) stateOf(tenant, id string) (*pstate, bool) {
 	p := &pstate{tenant: tenant, id: id}
 	b.states[key] = p
 	return p, true
+}
+
+// eventProperties decodes the event's properties the first time they are
+// read (the fast decoder checked that they decode).
+func (u *update) eventProperties() map[string]any {
+	if u.Event.Properties == nil && len(u.eventProps) > 0 {
+		_ = json.Unmarshal(u.eventProps, &u.Event.Properties)
+		u.eventProps = nil
+	}
+	return u.Event.Properties
 }
 
 // redundant says whether u repeats prev: the identity stage follows a

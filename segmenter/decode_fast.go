@@ -39,7 +39,7 @@ func decodeUpdateFast(value []byte) (updateWire, bool) {
 			ok = !seenIDs && decodeIdentities(raw, &w.Identities)
 			seenIDs = true
 		case "event":
-			ok = !seenEvent && decodeEvent(raw, &w.Event)
+			ok = !seenEvent && decodeEvent(raw, &w.Event, &w.eventProps)
 			seenEvent = true
 		case "merge":
 			ok = json.Unmarshal(raw, &w.Merge) == nil
@@ -124,8 +124,10 @@ func decodeIdentities(raw []byte, out *[]schemas.Identity) bool {
 }
 
 // decodeEvent reads the event summary member by member, its properties
-// with encoding/json; anything unusual goes to encoding/json.
-func decodeEvent(raw []byte, out **schemas.EventSummary) bool {
+// left raw in props when they are an object whose numbers encoding/json
+// decodes without error (no exponent, no huge integer), else decoded with
+// encoding/json; anything unusual goes to encoding/json.
+func decodeEvent(raw []byte, out **schemas.EventSummary, props *json.RawMessage) bool {
 	if raw[0] == 'n' {
 		*out = nil
 		return true
@@ -135,6 +137,8 @@ func decodeEvent(raw []byte, out **schemas.EventSummary) bool {
 	}
 	e := &schemas.EventSummary{}
 	ok := true
+	var rawProps []byte
+	seenProps := false
 	wellFormed := jsonscan.Members(raw, 0, func(key, val []byte) bool {
 		switch string(key) {
 		case "type":
@@ -146,19 +150,62 @@ func decodeEvent(raw []byte, out **schemas.EventSummary) bool {
 		case "timestamp":
 			ok = val[0] == '"' && e.Timestamp.UnmarshalJSON(val) == nil
 		case "properties":
-			ok = e.Properties == nil && json.Unmarshal(val, &e.Properties) == nil
+			switch {
+			case seenProps:
+				ok = false
+			case val[0] == '{' && plainNumbers(val):
+				rawProps = val
+			default:
+				ok = json.Unmarshal(val, &e.Properties) == nil
+			}
+			seenProps = true
 		default:
 			ok = false
 		}
 		return ok
 	})
 	if !wellFormed || !ok {
-		e = nil
+		e, rawProps = nil, nil
 		if json.Unmarshal(raw, &e) != nil {
 			return false
 		}
 	}
 	*out = e
+	*props = rawProps
+	return true
+}
+
+// plainNumbers says whether every number of a valid JSON value decodes
+// into a float64 without error: no exponent and at most 300 digits before
+// the point (encoding/json refuses one that overflows).
+func plainNumbers(b []byte) bool {
+	inString, digits := false, 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inString, digits = true, 0
+		case c >= '0' && c <= '9':
+			if digits++; digits > 300 {
+				return false
+			}
+		case c == 'e' || c == 'E':
+			if i > 0 && (b[i-1] >= '0' && b[i-1] <= '9' || b[i-1] == '.') {
+				return false
+			}
+		default:
+			digits = 0
+		}
+	}
 	return true
 }
 

@@ -299,7 +299,7 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 			return err
 		}
 		for _, c := range conds {
-			if c.Match(e.Properties, e.Timestamp, ec.loc) {
+			if c.Match(u.eventProperties(), e.Timestamp, ec.loc) {
 				p.st.Conds[c.Key()] = c.Retain(p.st.Conds[c.Key()], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc)
 			}
 		}
