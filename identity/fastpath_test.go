@@ -71,7 +71,7 @@ func FuzzDecodeOut(f *testing.F) {
 
 var encodeStrings = []string{"", "plain", "a\"b", `back\slash`, "<b>&amp;</b>", "tab\there\n", "\x00\x1f\x7f", "é日本", "\u2028\u2029", "\xff\xfe bad utf8", "p1a2b3c4d5"}
 
-var encodeRaws = []string{"", `"x"`, `{"a":1}`, ` { "a" : [1, 2] } `, `"<tag>&"`, `"` + "\u2028" + `"`, `{"a":"é"}`, `{bad`, `nul`, `{"x":{"old":null,"new":"\"v\""}}`}
+var encodeRaws = []string{"", `"x"`, `{"a":1}`, ` { "a" : [1, 2] } `, `"<tag>&"`, `"` + "\u2028" + `"`, `{"a":"é"}`, `{bad`, `nul`, `{"x":{"old":null,"new":"\"v\""}}`, `{"name":"Product Viewed","ua":"Mozilla/5.0 (X11; Linux)"}`, `{"a":"x\" y","b":"\\"}`, `{"a" :1}`, `"a\\" `, `["\"", 1]`}
 
 func encodeBoth(t *testing.T, u *wireUpdate) {
 	t.Helper()

@@ -108,13 +108,25 @@ func appendRawField(b []byte, name string, raw json.RawMessage, valid bool) ([]b
 }
 
 // cleanRaw reports whether valid JSON raw is already what encoding/json
-// emits for it: no white space to compact, nothing it HTML-escapes
-// (<, >, &, U+2028, U+2029; 0xE2 is their first byte).
+// emits for it: no white space to compact outside strings (inside them it
+// is kept), nothing it HTML-escapes (<, >, &, U+2028, U+2029; 0xE2 is
+// their first byte).
 func cleanRaw(raw []byte) bool {
-	for _, c := range raw {
-		switch c {
-		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xE2:
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '<', '>', '&', 0xE2:
 			return false
+		case '"':
+			inString = !inString
+		case '\\':
+			if inString {
+				i++ // the escaped byte (\" does not end the string)
+			}
+		case ' ', '\t', '\n', '\r':
+			if !inString {
+				return false
+			}
 		}
 	}
 	return true
