@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/user360/user360/internal/jsonscan"
 	"github.com/user360/user360/schemas"
 )
 
@@ -108,7 +109,7 @@ func appendRaw(buf []byte, v string) []byte {
 	if v == "" {
 		return append(buf, "null"...)
 	}
-	if !json.Valid([]byte(v)) {
+	if !jsonscan.Valid([]byte(v)) {
 		b, _ := json.Marshal(v)
 		return append(buf, b...)
 	}

@@ -97,7 +97,7 @@ func appendRawField(b []byte, name string, raw json.RawMessage, valid bool) ([]b
 		return b, nil
 	}
 	b = append(b, name...)
-	if cleanRaw(raw) && (valid || json.Valid(raw)) {
+	if cleanRaw(raw) && (valid || jsonscan.Valid(raw)) {
 		return append(b, raw...), nil
 	}
 	v, err := json.Marshal(raw)

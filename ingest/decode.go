@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/user360/user360/internal/jsonscan"
 )
 
 // ErrInvalidJSON is returned for a body that is not the expected JSON.
@@ -31,7 +33,7 @@ func decodeRequest(body []byte, batch bool) (*request, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, fmt.Errorf("%w: the body must be a JSON object", ErrInvalidJSON)
 	}
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		var v any
 		err := json.Unmarshal(body, &v)
 		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)

@@ -17,7 +17,7 @@ import (
 // FuzzDecodeUpdate holds the two equal.
 func decodeUpdateFast(value []byte) (updateWire, bool) {
 	var w updateWire
-	if !json.Valid(value) || !utf8.Valid(value) {
+	if !jsonscan.Valid(value) || !utf8.Valid(value) {
 		// (encoding/json replaces invalid UTF-8 in names and strings)
 		return w, false
 	}
