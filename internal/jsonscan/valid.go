@@ -65,16 +65,7 @@ func (v *validator) lit(s string) bool {
 }
 
 func (v *validator) object(depth int) bool {
-	if depth > maxDepth {
-		return false
-	}
-	v.i++ // {
-	v.space()
-	if v.i < len(v.b) && v.b[v.i] == '}' {
-		v.i++
-		return true
-	}
-	for {
+	return v.container(depth, '}', func() bool {
 		if v.i >= len(v.b) || v.b[v.i] != '"' || !v.str() {
 			return false
 		}
@@ -84,38 +75,28 @@ func (v *validator) object(depth int) bool {
 		}
 		v.i++
 		v.space()
-		if !v.value(depth) {
-			return false
-		}
-		v.space()
-		if v.i >= len(v.b) {
-			return false
-		}
-		switch v.b[v.i] {
-		case ',':
-			v.i++
-			v.space()
-		case '}':
-			v.i++
-			return true
-		default:
-			return false
-		}
-	}
+		return v.value(depth)
+	})
 }
 
 func (v *validator) array(depth int) bool {
+	return v.container(depth, ']', func() bool { return v.value(depth) })
+}
+
+// container reads an object or an array from its opening byte to close,
+// elem reading each member or element.
+func (v *validator) container(depth int, close byte, elem func() bool) bool {
 	if depth > maxDepth {
 		return false
 	}
-	v.i++ // [
+	v.i++ // the opening byte
 	v.space()
-	if v.i < len(v.b) && v.b[v.i] == ']' {
+	if v.i < len(v.b) && v.b[v.i] == close {
 		v.i++
 		return true
 	}
 	for {
-		if !v.value(depth) {
+		if !elem() {
 			return false
 		}
 		v.space()
@@ -126,7 +107,7 @@ func (v *validator) array(depth int) bool {
 		case ',':
 			v.i++
 			v.space()
-		case ']':
+		case close:
 			v.i++
 			return true
 		default:
