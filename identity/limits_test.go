@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/user360/user360/internal/testenv"
@@ -103,4 +104,17 @@ func TestBlockedValuesNeverLink(t *testing.T) {
 	if !found {
 		t.Fatal("no dead letter for a message without a usable identifier")
 	}
+}
+
+// zerosAndDashes answers as the documented pattern ^[0-]*$ does.
+func FuzzZerosAndDashes(f *testing.F) {
+	blockedPattern := regexp.MustCompile(`^[0-]*$`)
+	for _, s := range []string{"", "0", "-1", "000-000", "0-0a", "00\n", "é0", "--", " 0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := zerosAndDashes(s), blockedPattern.MatchString(s); got != want {
+			t.Fatalf("%q: %v, pattern %v", s, got, want)
+		}
+	})
 }

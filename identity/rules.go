@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -18,11 +17,20 @@ const (
 )
 
 // builtinBlocked are values that never identify anyone (compared
-// case-insensitively), besides those matching blockedPattern.
+// case-insensitively), besides those made only of zeros and dashes
+// (zerosAndDashes).
 var builtinBlocked = []string{"", "null", "undefined", "anonymous", "0", "-1", "none", "nil", "n/a"}
 
-// blockedPattern matches values made only of zeros and dashes.
-var blockedPattern = regexp.MustCompile(`^[0-]*$`)
+// zerosAndDashes says whether v matches ^[0-]*$, without a regexp (it
+// runs for every identifier of every message).
+func zerosAndDashes(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '0' && v[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // rules are a tenant's identity rules, compiled for the hot path.
 type rules struct {
@@ -76,7 +84,7 @@ func (r *rules) limit(typ string) int {
 // isBlocked reports whether a (normalised) value must never identify anyone.
 func (r *rules) isBlocked(v string) bool {
 	v = strings.TrimSpace(v)
-	return r.blocked[strings.ToLower(v)] || blockedPattern.MatchString(v)
+	return zerosAndDashes(v) || r.blocked[strings.ToLower(v)]
 }
 
 // less orders identifier types by priority: listed types first in listed
