@@ -19,6 +19,7 @@ import (
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/internal/defs"
 	"github.com/user360/user360/internal/kafka"
+	"github.com/user360/user360/internal/redisx"
 	"github.com/user360/user360/internal/testenv"
 	"github.com/user360/user360/replay"
 	"github.com/user360/user360/schemas"
@@ -81,19 +82,7 @@ func newEnv(t testing.TB) *env {
 
 // cleanKeys deletes a test's keys (never FLUSHDB: the Redis is shared).
 func cleanKeys(rdb redis.UniversalClient, pattern string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, pattern, 20000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 500 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
-	}
+	_ = redisx.UnlinkMatching(context.Background(), rdb, pattern)
 }
 
 // segment stores a segment definition.

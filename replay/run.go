@@ -12,6 +12,7 @@ import (
 	"github.com/user360/user360/identity"
 	"github.com/user360/user360/internal/defs"
 	"github.com/user360/user360/internal/kafka"
+	"github.com/user360/user360/internal/redisx"
 	"github.com/user360/user360/schemas"
 	"github.com/user360/user360/segmenter"
 )
@@ -174,27 +175,7 @@ func (r *runner) clearTarget(ctx context.Context) error {
 	if GenerationNumber(base, r.plan.Target) < 2 {
 		return fmt.Errorf("%w: --resume clears the target first, and %s is not a generation after the base %s", ErrOptions, r.plan.Target, base)
 	}
-	iter := r.o.Redis.Scan(ctx, 0, r.plan.Target+":*", 1000).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := r.o.Redis.Unlink(ctx, batch...).Err()
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 500 {
-			if err := flush(); err != nil {
-				return fmt.Errorf("replay: clear target: %w", err)
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return fmt.Errorf("replay: clear target: %w", err)
-	}
-	if err := flush(); err != nil {
+	if err := redisx.UnlinkMatching(ctx, r.o.Redis, r.plan.Target+":*"); err != nil {
 		return fmt.Errorf("replay: clear target: %w", err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/user360/user360/internal/redisx"
 )
 
 // RedisNamespace returns a fresh namespace whose keys (every key starting
@@ -18,17 +20,5 @@ func RedisNamespace(t testing.TB, rdb redis.UniversalClient) string {
 
 // CleanPrefix unlinks every key that starts with prefix.
 func CleanPrefix(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 20000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
+	_ = redisx.UnlinkMatching(context.Background(), rdb, prefix+"*")
 }

@@ -143,11 +143,7 @@ func runImport(ctx context.Context, args []string) error {
 	fmt.Printf("exit %d; file %.0f MiB in %s; CPU %s (importer process, server and client); peak RSS %s\n",
 		code, float64(fi.Size())/(1<<20), elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond), peakRSS())
 	// Clean up the job keys of this run.
-	iter := rdb.Scan(ctx, 0, cfg.Namespace+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
-	return nil
+	return redisx.UnlinkMatching(ctx, rdb, cfg.Namespace+":*")
 }
 
 func peakRSS() string {
