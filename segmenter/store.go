@@ -87,7 +87,7 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	var pend []*redis.Cmd
 	var runs [][]int
 	if !s.cfg.DiscardChanges {
-		runs = redisx.Runs(len(ps), 512, func(i int) string { return ps[i].tenant })
+		runs = redisx.Runs(len(ps), pendingCheckSize, func(i int) string { return ps[i].tenant })
 		for _, run := range runs {
 			args := make([]any, 0, 2+len(run))
 			args = append(args, "ZMSCORE", keysFor(s.cfg.Namespace, ps[run[0]].tenant).pending())
@@ -126,6 +126,9 @@ func (s *Service) loadStates(ctx context.Context, ps []*pstate) error {
 	}
 	return nil
 }
+
+// pendingCheckSize is the most profiles one ZMSCORE asks about.
+const pendingCheckSize = 512
 
 // skipUnread fills the states marked unread as absent (once: fill clears
 // the mark, so a state that lost a compare-and-set is read) and returns
