@@ -17,6 +17,14 @@ const fallbackChunks = 16
 // stopped is planned again and resent, every plan then with its message
 // (the fallback), so a chunk takes at most two rounds unless messages fail.
 func (p *Processor) apply(ctx context.Context, c *chunk, now time.Time) ([]applyResult, error) {
+	if h := p.cache.held; h != nil {
+		return p.applyHolding(ctx, c, now, h)
+	}
+	return p.applyRounds(ctx, c, now)
+}
+
+// applyRounds sends a chunk's messages to the scripts (apply's rounds).
+func (p *Processor) applyRounds(ctx context.Context, c *chunk, now time.Time) ([]applyResult, error) {
 	fallback := p.fallbackLeft.Load() > 0
 	if fallback {
 		p.fallbackLeft.Add(-1)

@@ -33,6 +33,8 @@ type profileCache struct {
 	// outcome is unknown until the reply, so messages with these
 	// identifiers are not planned on the cache meanwhile.
 	pending map[string]int
+	// held: the write-behind of a replay (held.go), nil otherwise
+	held *heldWrites
 }
 
 // cachedProfile is one profile as the cache knows it.
@@ -52,6 +54,9 @@ type cachedProfile struct {
 	// and Redis has not confirmed it yet; plans on it carry their message
 	// so that the full logic applies them if it does not hold.
 	unconfirmed bool
+	// heldN: messages of the profile whose writes are held (held.go); the
+	// entry is not evicted while there are any
+	heldN int
 }
 
 // traitState is a trait's JSON value ("" = absent) and the "<ms>|<mid>"
@@ -135,6 +140,9 @@ func (c *profileCache) put(p *cachedProfile) {
 	} else if len(c.byPID) >= c.max {
 		// evict one entry; map iteration starts at a random place
 		for _, victim := range c.byPID {
+			if victim.heldN > 0 {
+				continue // its writes are not in Redis yet
+			}
 			c.remove(victim)
 			break
 		}
@@ -164,7 +172,6 @@ func (c *profileCache) remove(p *cachedProfile) {
 	c.unindex(p)
 }
 
-// drop forgets a profile by id.
 // confirm clears a profile's unconfirmed mark once a plan that created it
 // (or merged an unconfirmed one into it) applied as planned.
 func (c *profileCache) confirm(p *cachedProfile) {
@@ -173,6 +180,7 @@ func (c *profileCache) confirm(p *cachedProfile) {
 	c.mu.Unlock()
 }
 
+// drop forgets a profile by id.
 func (c *profileCache) drop(tenant, pid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -274,4 +282,35 @@ func parseMs(s string) int64 {
 		n = n*10 + int64(d-'0')
 	}
 	return n
+}
+
+// heldBefore returns the profiles (cacheKey) whose held writes must reach
+// Redis before a message that goes to apply.lua: those its identifiers
+// lead to and the one it deletes. After a deletion nothing more of the
+// tenant is held (fast.lua's tombstone checks would be skipped).
+func (c *profileCache) heldBefore(tenant string, m *scriptMsg) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var keys []string
+	for _, id := range m.Ids {
+		if p, ok := c.byIdent[cacheKey(tenant, id)]; ok {
+			keys = append(keys, cacheKey(tenant, p.pid))
+		}
+	}
+	if m.K != "apply" || m.Dp != "" {
+		c.held.noHold[tenant] = true
+		if m.Dp != "" {
+			keys = append(keys, cacheKey(tenant, m.Dp))
+		}
+	}
+	return keys
+}
+
+// released notes that held profiles were written.
+func (c *profileCache) released(hps []*heldProfile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, hp := range hps {
+		hp.prof.heldN -= hp.n
+	}
 }

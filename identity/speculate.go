@@ -14,6 +14,12 @@ type fastPlan struct {
 	prof     *cachedProfile // to confirm when the plan held
 	args     []any          // ARGV of the script (fast.lua's part)
 	out      luaOut         // the output when applied
+	// hold: the writes are held (held.go), not sent; the plan's writes
+	hold     bool
+	ops      fieldOps
+	token    string
+	timeline string
+	cap      int
 }
 
 // plan decides how one message is applied. A message that touches one
@@ -26,9 +32,16 @@ type fastPlan struct {
 // sharing them go that way too.
 func (p *Processor) plan(in *applyInput, r *rules) {
 	c := p.cache
+	if c.held != nil {
+		in.maybeSeen = c.held.seen.testAndAdd(in.Tenant, in.Msg.Mid)
+	}
 	if fp := p.planFast(in, r); fp != nil {
 		in.fast = fp
 		return
+	}
+	if c.held != nil {
+		// the profiles the script may read are written first
+		in.flush = c.heldBefore(in.Tenant, &in.Msg)
 	}
 	in.pending = c.markPending(in.Tenant, in.Msg.Ids)
 	if in.Msg.Dp != "" {
@@ -220,6 +233,20 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	if absorbed != nil && absorbed.unconfirmed {
 		fp.fallback = true
 	}
+	if h := c.held; h != nil {
+		if !fp.fallback && absorbed == nil && len(newIDs) == 0 && !in.maybeSeen && !h.noHold[in.Tenant] {
+			fp.hold = true
+			prof.heldN++
+		} else {
+			// sent: what is held of its profiles goes first, and later
+			// messages of the profile wait for its reply to be held
+			fp.fallback = true
+			in.flush = append(in.flush, cacheKey(in.Tenant, prof.pid))
+			if absorbed != nil {
+				in.flush = append(in.flush, cacheKey(in.Tenant, absorbed.pid))
+			}
+		}
+	}
 	prof.unconfirmed = fp.fallback
 	fp.out = luaOut{
 		S: outOK, P: prof.pid, Ch: changes.list,
@@ -243,6 +270,10 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	timeline := ""
 	if m.Ev != "" {
 		timeline = m.Tsp + m.Ev
+	}
+	if fp.hold {
+		fp.ops, fp.token, fp.timeline, fp.cap = ops, prof.token, timeline, m.Cap
+		return fp // never sent: no script arguments
 	}
 	args := make([]any, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
 	// fast.lua's plan arguments

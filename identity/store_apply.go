@@ -56,6 +56,10 @@ type applyInput struct {
 	fast   *fastPlan // planned from the profile cache: fast.lua; nil: apply.lua
 	// pending: identifiers the cache holds back until this message's reply
 	pending []string
+	// held writes (held.go): maybeSeen, the seen filter may have met the
+	// messageId; flush, the profiles (cacheKey) written before this message
+	maybeSeen bool
+	flush     []string
 }
 
 // Outcomes of apply.lua.
@@ -370,23 +374,8 @@ func (s *Store) markPublished(ctx context.Context, done []dedupMark) error {
 	if len(done) == 0 {
 		return nil
 	}
-	type group struct {
-		tenant string
-		bucket int64
-	}
-	fields := map[group][]any{}
-	var order []group
-	for _, d := range done {
-		g := group{d.tenant, d.bucket}
-		if _, ok := fields[g]; !ok {
-			order = append(order, g)
-		}
-		fields[g] = append(fields[g], d.mid, "1")
-	}
 	pipe := s.rdb.Pipeline()
-	for _, g := range order {
-		pipe.HSet(ctx, s.keyDedup(g.tenant, g.bucket), fields[g]...)
-	}
+	queueMarks(ctx, pipe, s, done, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: mark published: %w", err)
 	}

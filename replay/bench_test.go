@@ -62,7 +62,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatalf("applied %d of %d", res.Applied, b.N)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
-	b.Logf("read %s, identity %s, segmenter %s (summed over workers), %d profile updates", res.ReadTime, res.IdentityTime, res.SegmenterTime, res.Updates)
+	b.Logf("read %s, identity %s, segmenter %s (summed over workers), %d profile updates, %d messages held", res.ReadTime, res.IdentityTime, res.SegmenterTime, res.Updates, res.Held)
 }
 
 // BenchmarkLivePipeline: the same log through the live identity and

@@ -35,19 +35,24 @@ type idStage struct {
 // sequence hands out increasing synthetic offsets.
 type sequence struct{ next int64 }
 
-// skipOutputs is for a replay into a new generation, which nothing reads
-// outputs from; a replay into the live namespace must keep them, because a
-// live consumer that meets one of its messages later republishes the
-// stored output.
-func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.Topics, log zerolog.Logger, seq *sequence, skipOutputs bool) *idStage {
+// newGeneration is for a replay into a new generation, which nothing
+// reads outputs from and nothing reads or writes until the replay ends:
+// outputs are not stored and writes are held (identity.HoldWrites; records
+// sizes its filter). A replay into the live namespace must store outputs,
+// because a live consumer that meets one of its messages later republishes
+// the stored output, and must write as it goes.
+func newIDStage(store *identity.Store, tenants *config.Tenants, topics schemas.Topics, log zerolog.Logger, seq *sequence, newGeneration bool, records int64) *idStage {
 	s := &idStage{seq: seq, tenants: tenants}
 	for range idShards {
 		u := newUpdates()
 		s.outs = append(s.outs, u)
 		proc := identity.NewProcessor(store, tenants, topics, discardRecords, log, nil)
 		proc.SendUpdatesTo(u.add)
-		if skipOutputs {
+		if newGeneration {
 			proc.SkipStoredOutputs()
+			if len(s.procs) == 0 {
+				proc.HoldWrites(records)
+			}
 		}
 		if len(s.procs) > 0 {
 			// a profile may go to any shard from one batch to the next
@@ -74,16 +79,29 @@ func (s *idStage) handle(ctx context.Context, recs []*kgo.Record) ([]segmenter.I
 		}()
 	}
 	wg.Wait()
-	var out []segmenter.Input
 	for k := range parts {
-		ups := s.outs[k].take()
 		if errs[k] != nil {
 			return nil, fmt.Errorf("replay: identity: %w", errs[k])
 		}
+	}
+	if err := s.procs[0].FlushHeldOver(ctx); err != nil {
+		return nil, fmt.Errorf("replay: identity: %w", err)
+	}
+	var out []segmenter.Input
+	for k := range parts {
+		ups := s.outs[k].take()
 		for i := range ups {
 			out = append(out, segmenter.Input{Update: ups[i].ProfileUpdate, TraitsJSON: ups[i].TraitsJSON, Offset: s.seq.next})
 			s.seq.next++
 		}
 	}
 	return out, nil
+}
+
+// flush writes what the processors hold (at the end of the replay).
+func (s *idStage) flush(ctx context.Context) error {
+	if err := s.procs[0].FlushHeld(ctx); err != nil {
+		return fmt.Errorf("replay: identity: %w", err)
+	}
+	return nil
 }

@@ -26,6 +26,9 @@ type Result struct {
 	Applied int64 `json:"applied"`
 	Skipped int64 `json:"skipped"`
 	Updates int64 `json:"profileUpdates"`
+	// Held is how many messages had their identity writes held and written
+	// at the end (a new generation's write-behind, identity.HoldWrites).
+	Held int64 `json:"heldMessages"`
 	// Time spent reading the log, in the identity stage (wall time of its
 	// batches) and in the segmenter (summed over its workers).
 	ReadTime, IdentityTime, SegmenterTime time.Duration
@@ -245,7 +248,7 @@ func (r *runner) stages(ctx context.Context) (*idStage, *segmenter.Service, func
 		cleanup()
 		return nil, nil, nil, fmt.Errorf("replay: segmenter: %w", err)
 	}
-	ids := newIDStage(store, o.Tenants, o.Topics, log.With().Str("component", "identity").Logger(), newSequence(), !o.IntoLive)
+	ids := newIDStage(store, o.Tenants, o.Topics, log.With().Str("component", "identity").Logger(), newSequence(), !o.IntoLive, r.plan.Records)
 	return ids, seg, cleanup, nil
 }
 
@@ -312,6 +315,10 @@ func (r *runner) replay(ctx context.Context, res *Result) error {
 			prog.add(len(recs))
 		}
 	}()
+	if loopErr == nil {
+		loopErr = ids.flush(ctx)
+	}
+	res.Held = ids.procs[0].HeldMessages()
 	segErr := segs.close()
 	if segErr == nil && loopErr == nil {
 		if err := seg.Flush(ctx); err != nil {
