@@ -30,6 +30,9 @@ import (
 // tombstone checks would be skipped.
 type heldWrites struct {
 	seen *seenFilter
+	// ids: every identifier a message of this replay carried (an
+	// identifier it has not met cannot be in Redis)
+	ids *seenFilter
 	// noHold: tenants with a deletion in this replay (under the cache's mutex)
 	noHold map[string]bool
 
@@ -44,6 +47,8 @@ type heldWrites struct {
 type heldProfile struct {
 	tenant, pid string
 	prof        *cachedProfile // the cache entry whose heldN counts these
+	created     bool           // a held message created it
+	ids         []string       // identifiers held messages added ("type:value")
 	n           int            // messages
 	token       string         // "_v" after the last one
 	fields      map[string]heldField
@@ -63,7 +68,7 @@ const (
 )
 
 func newHeldWrites(expected int64) *heldWrites {
-	return &heldWrites{seen: newSeenFilter(expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{}}
+	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{}}
 }
 
 // add holds a planned message's writes (apply stage, in message order).
@@ -81,6 +86,8 @@ func (h *heldWrites) add(tenant string, f *fastPlan) {
 	h.msgs++
 	h.total++
 	hp.token = f.token
+	hp.created = hp.created || f.created
+	hp.ids = append(hp.ids, f.newIDs...)
 	for _, o := range f.ops.ops {
 		if _, ok := hp.fields[o.field]; !ok {
 			h.bytes += 64 + len(o.field)
@@ -145,12 +152,19 @@ func (hp *heldProfile) size() int {
 	return n
 }
 
-// queue adds the commands that write hp to a pipeline: the hash (deleted
+// queueHeld adds the commands that write hp to a pipeline: a new
+// profile's member of the profiles set, its new identifiers, the hash (deleted
 // fields, then the rest with the last token), the timeline entries in one
 // LPUSH, trimmed to the cap (readers read the newest cap entries; the
 // scripts trim only past an eighth more, which shows the same entries).
 func (s *Store) queueHeld(ctx context.Context, pipe redis.Pipeliner, hp *heldProfile) {
 	pk := s.keyProfile(hp.tenant, hp.pid)
+	if hp.created {
+		pipe.ZAdd(ctx, s.keyProfiles(hp.tenant), redis.Z{Member: hp.pid})
+	}
+	for _, id := range hp.ids {
+		pipe.Set(ctx, s.prefix(hp.tenant)+"id:"+id, hp.pid, 0)
+	}
 	var dels []string
 	sets := make([]any, 0, 2+2*len(hp.fields))
 	sets = append(sets, "_v", hp.token)

@@ -34,13 +34,7 @@ func newSeenFilter(expected int64) *seenFilter {
 // testAndAdd adds tenant/mid and says whether it may have been added
 // before.
 func (f *seenFilter) testAndAdd(tenant, mid string) bool {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	h.WriteString(tenant)
-	h.WriteByte(0)
-	h.WriteString(mid)
-	x := h.Sum64()
-	a, b := x, (x>>32)|(x<<32)|1
+	a, b := f.hashes(tenant, mid)
 	seen := true
 	for i := range seenHashes {
 		bit := (a + uint64(i)*b) & f.mask
@@ -50,4 +44,43 @@ func (f *seenFilter) testAndAdd(tenant, mid string) bool {
 		}
 	}
 	return seen
+}
+
+// anyOf says whether the filter may hold one of keys (it adds nothing).
+func (f *seenFilter) anyOf(tenant string, keys []string) bool {
+	for _, k := range keys {
+		if f.has(tenant, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// addAll adds keys.
+func (f *seenFilter) addAll(tenant string, keys []string) {
+	for _, k := range keys {
+		f.testAndAdd(tenant, k)
+	}
+}
+
+// has says whether tenant/key may have been added.
+func (f *seenFilter) has(tenant, key string) bool {
+	a, b := f.hashes(tenant, key)
+	for i := range seenHashes {
+		bit := (a + uint64(i)*b) & f.mask
+		if f.words[bit/64].Load()&(uint64(1)<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *seenFilter) hashes(tenant, key string) (a, b uint64) {
+	var h maphash.Hash
+	h.SetSeed(f.seed)
+	h.WriteString(tenant)
+	h.WriteByte(0)
+	h.WriteString(key)
+	x := h.Sum64()
+	return x, (x >> 32) | (x << 32) | 1
 }

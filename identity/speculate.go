@@ -16,6 +16,8 @@ type fastPlan struct {
 	out      luaOut         // the output when applied
 	// hold: the writes are held (held.go), not sent; the plan's writes
 	hold     bool
+	created  bool     // the profile is new
+	newIDs   []string // identifiers new to it
 	ops      fieldOps
 	token    string
 	timeline string
@@ -32,8 +34,11 @@ type fastPlan struct {
 // sharing them go that way too.
 func (p *Processor) plan(in *applyInput, r *rules) {
 	c := p.cache
-	if c.held != nil {
-		in.maybeSeen = c.held.seen.testAndAdd(in.Tenant, in.Msg.Mid)
+	if h := c.held; h != nil {
+		// a replanned message has been seen: it is never held (applyRounds
+		// sends whatever it replans)
+		in.maybeSeen = h.seen.testAndAdd(in.Tenant, in.Msg.Mid)
+		defer h.ids.addAll(in.Tenant, in.Msg.Ids)
 	}
 	if fp := p.planFast(in, r); fp != nil {
 		in.fast = fp
@@ -234,8 +239,13 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		fp.fallback = true
 	}
 	if h := c.held; h != nil {
-		if !fp.fallback && absorbed == nil && len(newIDs) == 0 && !in.maybeSeen && !h.noHold[in.Tenant] {
-			fp.hold = true
+		// held: no merge, a profile Redis confirmed (or one this message
+		// creates), identifiers no message of this replay had before (so
+		// Redis cannot hold them), a messageId not seen before
+		confirmed := created || !prof.unconfirmed
+		if absorbed == nil && confirmed && !in.maybeSeen && !h.noHold[in.Tenant] && !h.ids.anyOf(in.Tenant, newIDs) {
+			fp.hold, fp.fallback = true, false
+			fp.created, fp.newIDs = created, newIDs
 			prof.heldN++
 		} else {
 			// sent: what is held of its profiles goes first, and later
