@@ -41,6 +41,8 @@ type heldWrites struct {
 	msgs     int                     // messages held
 	bytes    int                     // about the memory they take
 	total    int64                   // messages ever held
+	// over() beyond these (heldMaxProfiles, heldMaxBytes; tests lower them)
+	maxProfiles, maxBytes int
 }
 
 // heldProfile is what is held for one profile.
@@ -68,7 +70,8 @@ const (
 )
 
 func newHeldWrites(expected int64) *heldWrites {
-	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{}}
+	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{},
+		maxProfiles: heldMaxProfiles, maxBytes: heldMaxBytes}
 }
 
 // add holds a planned message's writes (apply stage, in message order).
@@ -138,7 +141,7 @@ func (h *heldWrites) take(keys []string, all bool) []*heldProfile {
 func (h *heldWrites) over() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.profiles) > heldMaxProfiles || h.bytes > heldMaxBytes
+	return len(h.profiles) > h.maxProfiles || h.bytes > h.maxBytes
 }
 
 func (hp *heldProfile) size() int {

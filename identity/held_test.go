@@ -1,8 +1,18 @@
 package identity
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/testenv"
+	"github.com/user360/user360/schemas"
 )
 
 // The seen filter never forgets a messageId (no false negatives), and
@@ -73,5 +83,72 @@ func TestHeldWritesMerge(t *testing.T) {
 	}
 	if h.over() || len(h.take(nil, true)) != 0 {
 		t.Fatal("something is still held")
+	}
+}
+
+// TestHeldWritesMatchFullScript: the random workload of the profile cache
+// tests (redeliveries, limits, aliases, deletes, tags, merges) through a
+// processor that holds writes, flushing whenever more than two profiles
+// are held after a batch, leaves the same Redis state and publishes the
+// same records as apply.lua alone (the last seed with deletions, after
+// which nothing of the tenant is held). Timelines are capped at 4 (the scripts
+// then trim exactly at the cap, as held timelines are).
+func TestHeldWritesMatchFullScript(t *testing.T) {
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rdb := b.Client(t)
+			for _, seed := range []uint64{11, 12, 13} {
+				evs := randomWorkload(rand.New(rand.NewPCG(seed, 1)), 1500)
+				if seed != 13 {
+					// a deletion stops holding for its tenant: without
+					// them most messages are held
+					evs = slices.DeleteFunc(evs, func(e schemas.Event) bool { return e.Type == schemas.TypeDelete })
+				}
+				base := newRig(t, rdb)
+				mk := func(cacheSize int) *rig {
+					ns := namespace(t, rdb)
+					store := NewStore(rdb, ns, WithClock(func() time.Time { return fixedNow }), WithTenants(base.ts),
+						WithConfig(Config{ProfileCacheSize: cacheSize, TimelineCap: 4}))
+					out := &capture{}
+					proc := NewProcessor(store, base.ts, schemas.NewTopics(""), out.produce, zerolog.Nop(), nil)
+					proc.SkipStoredOutputs()
+					return &rig{tenant: base.tenant, rdb: rdb, store: store, proc: proc, out: out, ts: base.ts}
+				}
+				full, held := mk(-1), mk(0)
+				held.proc.HoldWrites(int64(len(evs)))
+				held.proc.cache.held.maxProfiles = 2
+				rng := rand.New(rand.NewPCG(seed, 7))
+				for i := 0; i < len(evs); {
+					n := 1 + rng.IntN(400)
+					for _, g := range []*rig{full, held} {
+						recs := make([]*kgo.Record, 0, n)
+						for _, e := range evs[i:min(i+n, len(evs))] {
+							recs = append(recs, g.record(t, e))
+						}
+						if err := g.proc.Handle(context.Background(), recs); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := held.proc.FlushHeldOver(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					i += n
+				}
+				if err := held.proc.FlushHeld(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if n := held.proc.HeldMessages(); seed != 13 && n < int64(len(evs))/5 {
+					t.Fatalf("seed %d: held %d of %d messages", seed, n, len(evs))
+				}
+				want := dumpNamespace(t, rdb, full.store.ns)
+				if got := dumpNamespace(t, rdb, held.store.ns); !slices.Equal(got, want) {
+					t.Fatalf("seed %d: state differs from apply.lua's:\n%s", seed, firstDiff(want, got))
+				}
+				if want, got := recordValues(full.out), recordValues(held.out); !slices.Equal(got, want) {
+					t.Fatalf("seed %d: records differ from apply.lua's:\n%s", seed, firstDiff(want, got))
+				}
+				t.Logf("seed %d: held %d of %d messages", seed, held.proc.HeldMessages(), len(evs))
+			}
+		})
 	}
 }

@@ -111,9 +111,15 @@ func heldWorkload(e *env, rng *rand.Rand, users, visitors int) {
 // when a script needs their profiles; the state it leaves must equal what
 // the live pipeline, which runs every message through the scripts, left.
 // Small batches make profiles move between shards and batches.
+// The last case runs the replay with a profile cache of 5 entries: held
+// profiles are not evicted, others are all the time.
 func TestReplayHoldsWritesAndEqualsLive(t *testing.T) {
-	for _, seed := range []uint64{1, 2} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+	for _, tc := range []struct {
+		seed  uint64
+		cache int
+	}{{1, 0}, {2, 0}, {3, 5}} {
+		seed := tc.seed
+		t.Run(fmt.Sprintf("seed=%d,cache=%d", seed, tc.cache), func(t *testing.T) {
 			e := newEnv(t)
 			segments(e)
 			cfg := identity.DefaultConfig()
@@ -125,6 +131,9 @@ func TestReplayHoldsWritesAndEqualsLive(t *testing.T) {
 			o := e.options()
 			o.Identity.TimelineCap = 4
 			o.Batch = 97
+			if tc.cache > 0 {
+				o.Identity.ProfileCacheSize = tc.cache
+			}
 			res, err := replay.Run(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
