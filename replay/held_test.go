@@ -18,8 +18,16 @@ import (
 // users and visitors appear, users act and change traits (removals, late
 // writes that lose), visitors merge into users, messages are redelivered,
 // users are deleted and come back. Timelines are capped at 4, so that held
-// timelines overflow their cap.
+// timelines overflow their cap. A second tenant receives the same messages
+// except the deletions: its messages stay held after the first tenant's
+// deletions stopped holding for that tenant.
 func heldWorkload(e *env, rng *rand.Rand, users, visitors int) {
+	pub := func(evs []schemas.Event, second bool) {
+		e.publish(evs...)
+		if second {
+			e.publishFor(e.tenant+"-b", evs...)
+		}
+	}
 	t0 := day(40)
 	at := func(d, i int) time.Time { return t0.AddDate(0, 0, d).Add(time.Duration(i) * time.Second) }
 	uid := func(i int) string { return fmt.Sprintf("user-%d", i) }
@@ -34,7 +42,7 @@ func heldWorkload(e *env, rng *rand.Rand, users, visitors int) {
 	for v := range visitors {
 		p = append(p, schemas.Event{Type: "page", MessageID: fmt.Sprintf("h1-v-%d", v), AnonymousID: fmt.Sprintf("visitor-%d", v), Name: "Home", Timestamp: at(0, v)})
 	}
-	e.publish(p...)
+	pub(p, true)
 	e.settle()
 
 	// users act: tracks, trait changes, removals, writes older than the
@@ -71,7 +79,7 @@ func heldWorkload(e *env, rng *rand.Rand, users, visitors int) {
 				redeliver = append(redeliver, ev)
 			}
 		}
-		e.publish(p...)
+		pub(p, true)
 		e.settle()
 	}
 	act("h2", 1, 15*users)
@@ -85,11 +93,11 @@ func heldWorkload(e *env, rng *rand.Rand, users, visitors int) {
 		p = append(p, schemas.Event{Type: "identify", MessageID: fmt.Sprintf("h3-link-%d", v), UserID: uid(v % users), AnonymousID: fmt.Sprintf("visitor-%d", v),
 			Traits: map[string]any{"firstName": fmt.Sprintf("N%d", v)}, Timestamp: at(2, v)})
 	}
-	e.publish(p...)
+	pub(p, true)
 	e.settle()
 
 	act("h4", 3, 15*users)
-	e.publish(redeliver...) // the same messageIds again: nothing changes
+	pub(redeliver, true) // the same messageIds again: nothing changes
 	e.settle()
 
 	// deletions, a late event of a deleted user (refused), users coming back
@@ -127,6 +135,7 @@ func TestReplayHoldsWritesAndEqualsLive(t *testing.T) {
 			e.liveWith(cfg)
 			heldWorkload(e, rand.New(rand.NewPCG(seed, 7)), 30, 40)
 			liveSnap := takeSnapshot(t, e.rdb, e.tenants, e.base, e.tenant)
+			liveB := takeSnapshot(t, e.rdb, e.tenants, e.base, e.tenant+"-b")
 
 			o := e.options()
 			o.Identity.TimelineCap = 4
@@ -147,6 +156,9 @@ func TestReplayHoldsWritesAndEqualsLive(t *testing.T) {
 			replaySnap := takeSnapshot(t, e.rdb, e.tenants, res.Plan.Target, e.tenant)
 			if d := diff(liveSnap, replaySnap); len(d) > 0 {
 				t.Fatalf("replay differs from live in %d places:\n%s", len(d), strings.Join(d, "\n"))
+			}
+			if d := diff(liveB, takeSnapshot(t, e.rdb, e.tenants, res.Plan.Target, e.tenant+"-b")); len(d) > 0 || len(liveB.Profiles) < 40 {
+				t.Fatalf("second tenant (%d profiles): replay differs from live in %d places:\n%s", len(liveB.Profiles), len(d), strings.Join(d, "\n"))
 			}
 		})
 	}
