@@ -34,7 +34,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"route", "status"}),
 		scripts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "user360", Subsystem: "identity", Name: "script_calls_total",
-			Help: "Messages by how Redis applied them: fast (as planned from the profile cache), full (apply.lua's logic, unplanned), replanned (a plan that no longer held; the full logic applied the message in the same call); fast_merge counts the fast ones that merged two profiles; halted counts messages resent because a plan before them in the same call did not hold (each is counted again on its final path).",
+			Help: "Messages by how Redis applied them: fast (as planned from the profile cache), full (apply.lua's logic, unplanned), replanned (a plan that no longer held; the full logic applied the message in the same call); fast_merge counts the fast ones that merged two profiles; halted counts messages resent because a plan before them in the same call did not hold (each is counted again on its final path); held counts a replay's messages written later without a script (HoldWrites).",
 		}, []string{"path"}),
 	}
 	if reg != nil {
