@@ -31,7 +31,8 @@ import (
 type heldWrites struct {
 	seen *seenFilter
 	// ids: every identifier a message of this replay carried (an
-	// identifier it has not met cannot be in Redis)
+	// identifier it has not met cannot be in Redis); sized for about three
+	// identifiers a message
 	ids *seenFilter
 	// noHold: tenants with a deletion in this replay (under the cache's mutex)
 	noHold map[string]bool
@@ -70,7 +71,7 @@ const (
 )
 
 func newHeldWrites(expected int64) *heldWrites {
-	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{},
+	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(3 * expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{},
 		maxProfiles: heldMaxProfiles, maxBytes: heldMaxBytes}
 }
 
