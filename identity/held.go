@@ -12,22 +12,24 @@ import (
 // Held writes: a write-behind of planned messages, for a replay into a new
 // generation (HoldWrites). Nothing reads a new generation before the
 // replay switches to it, and the replay is its only writer, so a message
-// that the profile cache can plan on a profile whose state Redis confirmed
-// (no profile created, no identifier added, no merge) need not go through
-// fast.lua's checks: its writes are kept in memory, merged with the later
-// messages of the same profile, and written as plain commands when
-// something else needs the profile in Redis (a message that goes to a
-// script: its profiles are written first, in the same order as the log),
-// when too much is held, and at the end of the replay (FlushHeld). A
-// profile's hash fields are written once with their last value, its
-// timeline entries in one LPUSH, trimmed to the cap readers read.
+// that the profile cache plans exactly need not go through fast.lua's
+// checks: one that merges nothing, on a profile whose state Redis
+// confirmed or that it creates, whose new identifiers no earlier message
+// of the replay carried (so Redis cannot hold them). Its writes are kept
+// in memory, merged with the later messages of the same profile, and
+// written as plain commands when something else needs the profile in
+// Redis (a message that goes to a script: its profiles are written first,
+// so the log's order holds), when too much is held, and at the end of the
+// replay (FlushHeld). A profile's hash fields are written once with their
+// last value, its timeline entries in one LPUSH, trimmed to the cap
+// readers read.
 //
-// What holding must not change (TestHeldWritesEqualScripts compares the
-// two): every message a script would apply is applied, in the same order
-// per profile; a message the dedup marks would refuse goes to the script
-// (the seen filter sends every messageId it may have met before there);
-// after a deletion in a tenant nothing more of it is held, as fast.lua's
-// tombstone checks would be skipped.
+// What holding must not change (TestHeldWritesMatchFullScript compares it
+// with apply.lua alone): every message a script would apply is applied,
+// in the same order per profile; a message the dedup marks would refuse
+// goes to the script (the seen filter sends every messageId it may have
+// met before there); after a deletion in a tenant nothing more of it is
+// held, as fast.lua's tombstone checks would be skipped.
 type heldWrites struct {
 	seen *seenFilter
 	// ids: every identifier a message of this replay carried (an
@@ -55,7 +57,7 @@ type heldProfile struct {
 	n           int            // messages
 	token       string         // "_v" after the last one
 	fields      map[string]heldField
-	timeline    []string // entries oldest first, at most cap of them
+	timeline    []string // entries oldest first, the newest cap to 2×cap of them
 	cap         int
 }
 
@@ -64,7 +66,7 @@ type heldField struct {
 	del bool
 }
 
-// heldLimits: FlushHeldOver writes everything when more is held.
+// FlushHeldOver writes everything when more than this is held.
 const (
 	heldMaxProfiles = 20000
 	heldMaxBytes    = 64 << 20
