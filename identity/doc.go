@@ -11,7 +11,11 @@
 // run of up to 64 messages of one tenant in order, and a polled batch is
 // one pipeline of such calls. Most messages are planned in Go from a cache
 // of the profiles the processor wrote (profile_cache.go, speculate.go), and
-// Redis only checks each plan's version token and writes.
+// Redis only checks each plan's version token and writes. A replay into a
+// new generation, which nothing else reads or writes, goes further
+// (HoldWrites): the writes of exactly planned messages are held in memory
+// and written as plain commands when a script needs their profiles and at
+// the end (FlushHeld).
 //
 // The Store is the Redis materialised view other stages read (ScanProfiles,
 // GetProfiles, ProfileEvents, Resolve). The Service wires the consumer and
