@@ -82,3 +82,37 @@ func ExampleProcessor_SendUpdatesTo() {
 	// user.created 42 {"plan":"pro","userId":"42"} 0
 	// profile.updated 42 {"plan":"pro","userId":"42"} 2
 }
+
+// A replay into a new namespace holds the writes of the messages it plans
+// exactly: Redis holds them only after FlushHeld.
+func ExampleProcessor_HoldWrites() {
+	srv, _ := redisx.StartEmbedded()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	tenants, _ := config.NewTenants([]config.Tenant{{ID: "demo"}})
+	store := identity.NewStore(rdb, "u360g2", identity.WithTenants(tenants))
+	proc := identity.NewProcessor(store, tenants, schemas.NewTopics(""),
+		func(context.Context, ...*kgo.Record) error { return nil }, zerolog.Nop(), nil)
+	proc.SkipStoredOutputs() // a replay publishes nothing
+	proc.HoldWrites(1000)
+	ts := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for i, plan := range []string{"free", "pro", "team"} {
+		v, _ := json.Marshal(schemas.Event{Type: "identify", MessageID: fmt.Sprint("m", i), UserID: "42",
+			Traits: map[string]any{"plan": plan}, Timestamp: ts.Add(time.Duration(i) * time.Minute)})
+		recs = append(recs, &kgo.Record{Key: schemas.Key("demo", "42"), Value: v,
+			Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte("demo")}}})
+	}
+	ctx := context.Background()
+	_ = proc.Handle(ctx, recs)
+	_, err := store.Resolve(ctx, "demo", "user_id:42")
+	fmt.Println("before the flush:", err != nil)
+	_ = proc.FlushHeld(ctx)
+	pid, _ := store.Resolve(ctx, "demo", "user_id:42")
+	p, _ := store.GetProfile(ctx, "demo", pid)
+	fmt.Println("after:", p.Traits["plan"], proc.HeldMessages(), "messages held")
+	// Output:
+	// before the flush: true
+	// after: team 3 messages held
+}
