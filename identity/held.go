@@ -115,20 +115,11 @@ func (h *heldWrites) add(tenant string, f *fastPlan) {
 }
 
 // take removes and returns what is held for the given profiles (keys as
-// cacheKey(tenant, pid)); all of it when keys is nil.
-func (h *heldWrites) take(keys []string, all bool) []*heldProfile {
+// cacheKey(tenant, pid)).
+func (h *heldWrites) take(keys []string) []*heldProfile {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*heldProfile
-	if all {
-		out = make([]*heldProfile, 0, len(h.profiles))
-		for _, hp := range h.profiles {
-			out = append(out, hp)
-		}
-		h.profiles = map[string]*heldProfile{}
-		h.msgs, h.bytes = 0, 0
-		return out
-	}
 	for _, k := range keys {
 		if hp, ok := h.profiles[k]; ok {
 			delete(h.profiles, k)
@@ -137,6 +128,19 @@ func (h *heldWrites) take(keys []string, all bool) []*heldProfile {
 			out = append(out, hp)
 		}
 	}
+	return out
+}
+
+// takeAll removes and returns everything held.
+func (h *heldWrites) takeAll() []*heldProfile {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*heldProfile, 0, len(h.profiles))
+	for _, hp := range h.profiles {
+		out = append(out, hp)
+	}
+	h.profiles = map[string]*heldProfile{}
+	h.msgs, h.bytes = 0, 0
 	return out
 }
 
@@ -259,7 +263,7 @@ func (p *Processor) FlushHeld(ctx context.Context) error {
 	if h == nil {
 		return nil
 	}
-	hps := h.take(nil, true)
+	hps := h.takeAll()
 	if err := p.store.writeHeldChunked(ctx, hps); err != nil {
 		return err
 	}
@@ -320,7 +324,7 @@ func (p *Processor) applyHolding(ctx context.Context, c *chunk, now time.Time, h
 		send = append(send, i)
 	}
 	p.m.scripts.WithLabelValues("held").Add(float64(len(marks)))
-	hps := h.take(flush, false)
+	hps := h.take(flush)
 	if err := p.store.writeHeld(ctx, hps, marks, ttl); err != nil {
 		p.settle(in, nil, err)
 		return nil, err

@@ -63,7 +63,7 @@ func TestHeldWritesMerge(t *testing.T) {
 	for i := range 10 {
 		h.add("t", plan(fmt.Sprint("v", 4+i), fmt.Sprint("x", i)))
 	}
-	hps := h.take([]string{cacheKey("t", "p1")}, false)
+	hps := h.take([]string{cacheKey("t", "p1")})
 	if len(hps) != 1 {
 		t.Fatalf("took %d profiles", len(hps))
 	}
@@ -81,7 +81,7 @@ func TestHeldWritesMerge(t *testing.T) {
 	if len(tl) < 3 || tl[len(tl)-1] != "x9" || tl[len(tl)-2] != "x8" || tl[len(tl)-3] != "x7" {
 		t.Fatalf("timeline %v", tl)
 	}
-	if h.over() || len(h.take(nil, true)) != 0 {
+	if h.over() || len(h.takeAll()) != 0 {
 		t.Fatal("something is still held")
 	}
 }
