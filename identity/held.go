@@ -41,7 +41,6 @@ type heldWrites struct {
 
 	mu       sync.Mutex
 	profiles map[string]*heldProfile // cacheKey(tenant, pid)
-	msgs     int                     // messages held
 	bytes    int                     // about the memory they take
 	total    int64                   // messages ever held
 	// over() beyond these (heldMaxProfiles, heldMaxBytes; tests lower them)
@@ -89,7 +88,6 @@ func (h *heldWrites) add(tenant string, f *fastPlan) {
 		h.bytes += 200
 	}
 	hp.n++
-	h.msgs++
 	h.total++
 	hp.token = f.token
 	hp.created = hp.created || f.created
@@ -123,7 +121,6 @@ func (h *heldWrites) take(keys []string) []*heldProfile {
 	for _, k := range keys {
 		if hp, ok := h.profiles[k]; ok {
 			delete(h.profiles, k)
-			h.msgs -= hp.n
 			h.bytes -= hp.size()
 			out = append(out, hp)
 		}
@@ -140,7 +137,7 @@ func (h *heldWrites) takeAll() []*heldProfile {
 		out = append(out, hp)
 	}
 	h.profiles = map[string]*heldProfile{}
-	h.msgs, h.bytes = 0, 0
+	h.bytes = 0
 	return out
 }
 
