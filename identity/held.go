@@ -207,7 +207,7 @@ func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedup
 	for _, hp := range hps {
 		s.queueHeld(ctx, pipe, hp)
 	}
-	queueMarks(ctx, pipe, s, marks, ttl)
+	s.queueMarks(ctx, pipe, marks, ttl)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: write held profiles: %w", err)
 	}
@@ -216,7 +216,7 @@ func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedup
 
 // queueMarks adds one HSET per dedup bucket and tenant setting the marks
 // to "1" (published, or nothing to publish), and an EXPIRE when ttl > 0.
-func queueMarks(ctx context.Context, pipe redis.Pipeliner, s *Store, marks []dedupMark, ttl int64) {
+func (s *Store) queueMarks(ctx context.Context, pipe redis.Pipeliner, marks []dedupMark, ttl int64) {
 	type group struct {
 		tenant string
 		bucket int64

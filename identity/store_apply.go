@@ -375,7 +375,7 @@ func (s *Store) markPublished(ctx context.Context, done []dedupMark) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	queueMarks(ctx, pipe, s, done, 0)
+	s.queueMarks(ctx, pipe, done, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: mark published: %w", err)
 	}
