@@ -37,16 +37,7 @@ type evParser struct {
 // nesting limit and error).
 const maxEventDepth = 100
 
-func (d *evParser) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *evParser) ws() { d.i = jsonscan.SkipSpace(d.b, d.i) }
 
 func (d *evParser) peek() byte {
 	d.ws()

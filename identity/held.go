@@ -198,7 +198,9 @@ func (s *Store) queueHeld(ctx context.Context, pipe redis.Pipeliner, hp *heldPro
 }
 
 // writeHeld writes held profiles and the dedup marks of held messages in
-// one pipeline (before the scripts that follow them).
+// one pipeline, before the scripts that follow them. It is a pipeline of
+// its own, not the head of applyBatch's: applyBatch resends its pipeline
+// after a NOSCRIPT, and a timeline's LPUSH must not run twice.
 func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedupMark, ttl int64) error {
 	if len(hps) == 0 && len(marks) == 0 {
 		return nil

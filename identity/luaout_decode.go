@@ -30,16 +30,7 @@ type outParser struct {
 	i int
 }
 
-func (f *outParser) ws() {
-	for f.i < len(f.b) {
-		switch f.b[f.i] {
-		case ' ', '\t', '\n', '\r':
-			f.i++
-		default:
-			return
-		}
-	}
-}
+func (f *outParser) ws() { f.i = jsonscan.SkipSpace(f.b, f.i) }
 
 func (f *outParser) next(c byte) bool {
 	f.ws()

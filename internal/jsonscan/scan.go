@@ -3,7 +3,7 @@ package jsonscan
 import "unicode/utf8"
 
 // SkipSpace returns the index of the first non-whitespace byte at or after i.
-func SkipSpace(b []byte, i int) int {
+func SkipSpace[T string | []byte](b T, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
