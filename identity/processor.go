@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,10 @@ type Processor struct {
 	// fallbackLeft: chunks that still send plans with their messages
 	// (see apply).
 	fallbackLeft atomic.Int32
+	// lastStaged is the batch staged last: the next one publishes after
+	// it (see Stage).
+	stageMu    sync.Mutex
+	lastStaged *stagedBatch
 }
 
 // NewProcessor builds a processor on a store. produce publishes output;
@@ -94,31 +99,74 @@ func recordTenant(r *kgo.Record) string {
 	return ""
 }
 
-// Handle applies a batch. It returns an error only for transient failures
-// (Redis or Kafka unavailable); the caller retries the same batch and dedup
-// makes the retry idempotent. Bad records go to the dead-letter topic.
+// Handle applies a batch and publishes its output (Stage, then its
+// finish). It returns an error only for transient failures (Redis or Kafka
+// unavailable); the caller retries the same batch and dedup makes the retry
+// idempotent. Bad records go to the dead-letter topic.
 func (p *Processor) Handle(ctx context.Context, records []*kgo.Record) error {
-	start := time.Now()
-	err := p.handle(ctx, records)
-	outcome := "ok"
+	finish, err := p.Stage(ctx, records)
 	if err != nil {
-		outcome = "error"
+		return err
 	}
-	p.m.batch.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	return err
+	return finish(ctx)
 }
 
-// handle runs three stages concurrently on chunks of the batch: prepare
+// Stage applies a batch in Redis and returns once every message of it is
+// applied; publishing its output goes on in the background and finish
+// waits for it (a kafka.StagedHandler). The consumer applies the next
+// batch meanwhile: a batch's Redis writes, not its publishing, are what
+// the next batch depends on. Publishing keeps batch order: a batch
+// publishes once the previous batch's publishing is done, or, if that
+// failed, leaves everything to its own finish, which the consumer runs
+// after the previous one's. A crash before finish returns loses nothing:
+// the offsets are not committed, and the redelivered messages republish
+// the outputs stored with their dedup marks.
+func (p *Processor) Stage(ctx context.Context, records []*kgo.Record) (finish func(context.Context) error, err error) {
+	st := &stagedBatch{start: time.Now(), done: make(chan struct{})}
+	p.stageMu.Lock()
+	prev := p.lastStaged
+	p.lastStaged = st
+	p.stageMu.Unlock()
+	if err := p.stage(ctx, records, prev, st); err != nil {
+		p.m.batch.WithLabelValues("error").Observe(time.Since(st.start).Seconds())
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		<-st.done
+		err := p.finish(ctx, st)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		p.m.batch.WithLabelValues(outcome).Observe(time.Since(st.start).Seconds())
+		return err
+	}, nil
+}
+
+// stagedBatch is a batch between Stage and its finish.
+type stagedBatch struct {
+	start time.Time
+	b     builder
+	// done is closed when the batch's publishing goroutine has ended;
+	// allSent (then) tells whether it published everything it built.
+	done    chan struct{}
+	allSent bool
+}
+
+// stage runs three steps concurrently on chunks of the batch: prepare
 // (decode, identifiers, traits), apply (one pipeline per chunk, chunks in
-// order on one goroutine, so messages keep their order), build (records).
-// Then it publishes everything and marks the outputs published.
-func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
+// order on one goroutine, so messages keep their order), build and publish
+// (records; in the background, see Stage). It returns when every chunk is
+// applied.
+func (p *Processor) stage(ctx context.Context, records []*kgo.Record, prev, st *stagedBatch) error {
 	now := p.clock()
 	jobs := make(chan *chunk, 2)
 	applied := make(chan *chunk, 2)
+	applyDone := make(chan struct{})
 	var applyErr error
 	go func() {
 		defer close(applied)
+		defer close(applyDone)
 		for c := range jobs {
 			if applyErr != nil {
 				p.settle(c.inputs, nil, applyErr) // drain
@@ -133,31 +181,52 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 	// Each chunk's records are published as soon as it is built (in chunk
 	// order, so a profile's updates keep their order), not at the end of
 	// the batch: early messages of a large batch do not wait for the rest.
-	// Offsets are still committed only after every chunk was published.
-	var b builder
-	var pubErr error
-	built := make(chan struct{})
 	go func() {
-		defer close(built)
+		defer close(st.done)
+		var waited, prevSent bool
+		var pubErr error
 		for c := range applied {
-			p.build(&b, c, now)
-			if b.err == nil && pubErr == nil {
-				pubErr = p.publish(ctx, &b)
+			p.build(&st.b, c, now)
+			if !waited {
+				waited = true
+				prevSent = prev == nil || prev.published()
+			}
+			if st.b.err == nil && pubErr == nil && prevSent {
+				pubErr = p.publish(ctx, &st.b)
 			}
 		}
+		st.allSent = waited && prevSent && pubErr == nil && st.b.err == nil
 	}()
 	for i := 0; i < len(records); i += chunkSize {
 		jobs <- p.prepareChunk(records[i:min(i+chunkSize, len(records))], now)
 	}
 	close(jobs)
-	<-built
-	switch {
-	case applyErr != nil:
+	<-applyDone
+	if applyErr != nil {
+		<-st.done
 		return applyErr
-	case b.err != nil:
+	}
+	return nil
+}
+
+// published waits for the batch's publishing goroutine and reports
+// whether it published everything.
+func (st *stagedBatch) published() bool {
+	<-st.done
+	return st.allSent
+}
+
+// finish publishes what the batch's goroutine left (nothing unless a
+// publish failed or the previous batch's did), then marks the outputs
+// published. Called again after an error, it resends only what is still
+// unsent.
+func (p *Processor) finish(ctx context.Context, st *stagedBatch) error {
+	b := &st.b
+	if b.err != nil {
 		return b.err
-	case pubErr != nil:
-		return pubErr
+	}
+	if err := p.publish(ctx, b); err != nil {
+		return err
 	}
 	if p.noStore {
 		return nil
@@ -169,6 +238,7 @@ func (p *Processor) handle(ctx context.Context, records []*kgo.Record) error {
 		}
 		p.log.Warn().Err(err).Msg("could not mark outputs as published")
 	}
+	b.toMark = nil
 	return nil
 }
 
@@ -223,7 +293,8 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 }
 
 // publish hands what the builder holds to the sink or the broker (and
-// forgets it; toMark stays for the end of the batch).
+// forgets it, unless the broker refused it; toMark stays for the end of
+// the batch).
 func (p *Processor) publish(ctx context.Context, b *builder) error {
 	if p.afterApply != nil {
 		if err := p.afterApply(); err != nil {
@@ -234,13 +305,14 @@ func (p *Processor) publish(ctx context.Context, b *builder) error {
 		p.sink(b.ups)
 		b.ups = nil
 	}
-	recs := b.recs
+	recs := append(b.unsent, b.recs...)
 	for i := range b.dead {
 		recs = append(recs, deadLetterRecord(p.topics.DeadLetter, &b.dead[i]))
 	}
-	b.recs, b.dead = nil, nil
+	b.recs, b.dead, b.unsent = nil, nil, nil
 	if len(recs) > 0 && p.produce != nil {
 		if err := p.produce(ctx, recs...); err != nil {
+			b.unsent = recs // sent again by the next publish
 			return fmt.Errorf("identity: publish profile updates: %w", err)
 		}
 	}
@@ -250,7 +322,8 @@ func (p *Processor) publish(ctx context.Context, b *builder) error {
 // builder collects the output of a batch.
 type builder struct {
 	recs   []*kgo.Record
-	ups    []Update // with a sink (SendUpdatesTo) instead of recs
+	unsent []*kgo.Record // records of a failed publish
+	ups    []Update      // with a sink (SendUpdatesTo) instead of recs
 	dead   []schemas.DeadLetter
 	toMark []dedupMark
 	err    error

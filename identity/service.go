@@ -86,7 +86,8 @@ func (s *Service) Store() *Store { return s.store }
 
 // Run consumes the events topic until ctx is done. Offsets are committed
 // after a batch is applied in Redis and its profile updates are acknowledged
-// by the broker.
+// by the broker; the next batch is applied while a batch's updates are
+// published (Processor.Stage).
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.deps.Kafka.Validate(); err != nil {
 		return fmt.Errorf("%w: Deps.Kafka: %w", ErrConfig, err)
@@ -97,12 +98,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	proc := newProcessor(s.store, s.deps.Tenants, s.deps.Topics, produce, s.deps.Log, s.m)
 	proc.afterApply = s.afterApply
-	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+	c, err := kafka.NewStagedConsumer(kafka.ConsumerConfig{
 		Client:         s.deps.Kafka,
 		Group:          s.cfg.Group,
 		Topics:         []string{s.deps.Topics.Events},
 		MaxPollRecords: s.cfg.MaxPollRecords,
-	}, proc.Handle, s.deps.Log, s.consumerOpts...)
+	}, proc.Stage, s.deps.Log, s.consumerOpts...)
 	if err != nil {
 		return fmt.Errorf("identity: consumer: %w", err)
 	}

@@ -15,6 +15,16 @@ import (
 // loop retry the same batch (with backoff) without committing.
 type Handler func(ctx context.Context, records []*kgo.Record) error
 
+// StagedHandler processes a batch in two stages. It returns once the batch's
+// own state changes are made, the part that later batches build on; the
+// finish it returns (nil: nothing left) completes the batch, typically by
+// publishing its output, and must be idempotent like the handler. The
+// consumer applies the next batches while earlier ones finish, runs the
+// finishes one at a time in batch order, and commits a batch's offsets only
+// after its finish returned nil. An error from the handler retries the same
+// batch; an error from finish retries finish (both with backoff).
+type StagedHandler func(ctx context.Context, records []*kgo.Record) (finish func(context.Context) error, err error)
+
 // ConsumerConfig configures a consumer-group loop.
 type ConsumerConfig struct {
 	Client ClientConfig
@@ -28,6 +38,19 @@ type ConsumerConfig struct {
 	// ResetToEarliest starts a new group at the log's start (default true
 	// for the pipeline: the log is the source of truth).
 	FromLatest bool
+	// MaxInFlight bounds the batches of a StagedHandler that are applied
+	// and wait for their finish (default 2).
+	MaxInFlight int
+	// DrainInterval is how long a StagedHandler's batches may follow each
+	// other without a pause: at least this often the loop waits until
+	// every applied batch is finished and committed and lets a pending
+	// rebalance run (default 250ms). It also drains whenever no record is
+	// waiting.
+	DrainInterval time.Duration
+	// ShutdownGrace is how long finishes may still run after the loop's
+	// context ended (default 10s); what is not finished by then is not
+	// committed, and comes again to the next member.
+	ShutdownGrace time.Duration
 }
 
 // Validate checks the configuration.
@@ -41,7 +64,29 @@ func (c ConsumerConfig) Validate() error {
 	if len(c.Topics) == 0 {
 		return errors.New("kafka: at least one topic is required")
 	}
+	if c.MaxPollRecords < 0 || c.MaxInFlight < 0 || c.RetryBackoff < 0 || c.DrainInterval < 0 || c.ShutdownGrace < 0 {
+		return errors.New("kafka: consumer limits and durations must not be negative")
+	}
 	return nil
+}
+
+func (c ConsumerConfig) withDefaults() ConsumerConfig {
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = 1000
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = 100 * time.Millisecond
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 2
+	}
+	if c.DrainInterval == 0 {
+		c.DrainInterval = 250 * time.Millisecond
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+	return c
 }
 
 // Consumer polls a consumer group and commits offsets only after the handler
@@ -50,22 +95,25 @@ func (c ConsumerConfig) Validate() error {
 type Consumer struct {
 	cfg     ConsumerConfig
 	cl      *kgo.Client
-	handler Handler
+	handler StagedHandler
 	log     zerolog.Logger
 }
 
-// NewConsumer builds the group client. extra options are appended (tests use
-// them to shorten session timeouts).
+// NewConsumer builds the group client for a one-stage handler: each batch
+// is applied and committed before the next poll. extra options are appended
+// (tests use them to shorten session timeouts).
 func NewConsumer(cfg ConsumerConfig, h Handler, log zerolog.Logger, extra ...kgo.Opt) (*Consumer, error) {
+	return NewStagedConsumer(cfg, func(ctx context.Context, records []*kgo.Record) (func(context.Context) error, error) {
+		return nil, h(ctx, records)
+	}, log, extra...)
+}
+
+// NewStagedConsumer builds the group client for a StagedHandler.
+func NewStagedConsumer(cfg ConsumerConfig, h StagedHandler, log zerolog.Logger, extra ...kgo.Opt) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxPollRecords <= 0 {
-		cfg.MaxPollRecords = 1000
-	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = 100 * time.Millisecond
-	}
+	cfg = cfg.withDefaults()
 	reset := kgo.NewOffset().AtStart()
 	if cfg.FromLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -89,12 +137,31 @@ func NewConsumer(cfg ConsumerConfig, h Handler, log zerolog.Logger, extra ...kgo
 // Client is the underlying client (to produce from within a handler).
 func (c *Consumer) Client() *kgo.Client { return c.cl }
 
-// Run polls until ctx is done, then leaves the group and closes the client.
+// idlePoll bounds a poll while applied batches wait for their finish: when
+// no record comes in that time, the loop drains instead of waiting.
+const idlePoll = 5 * time.Millisecond
+
+// Run polls until ctx is done, then lets applied batches finish (within
+// ShutdownGrace), leaves the group and closes the client.
+//
+// Rebalances are blocked from a poll until AllowRebalance, which the loop
+// calls only when no batch is applied and unfinished: a revoked
+// partition's offsets are never committed after another member took it
+// over, and no member publishes a batch that another member is applying.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.cl.Close()
+	fin := newFinisher(c, ctx)
+	defer fin.close()
+	lastDrain := time.Now()
 	for {
-		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if fin.pending() {
+			pollCtx, cancel = context.WithTimeout(ctx, idlePoll)
+		}
+		fetches := c.cl.PollRecords(pollCtx, c.cfg.MaxPollRecords)
+		cancel()
 		if ctx.Err() != nil {
+			fin.drain()
 			c.cl.AllowRebalance()
 			return nil
 		}
@@ -102,50 +169,69 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				c.log.Warn().Err(err).Str("topic", topic).Int32("partition", p).Msg("fetch error")
 			}
 		})
 		records := fetches.Records()
 		if len(records) > 0 {
-			if err := c.apply(ctx, records); err != nil {
+			finish, err := c.apply(ctx, records)
+			if err != nil {
+				fin.drain()
 				c.cl.AllowRebalance()
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
+			if finish == nil && !fin.pending() {
+				c.commit(ctx, records)
+			} else if !fin.push(ctx, records, finish) {
+				continue // ctx ended: the next turn drains and returns
+			}
 		}
-		c.cl.AllowRebalance()
+		if len(records) == 0 || !fin.pending() || time.Since(lastDrain) >= c.cfg.DrainInterval {
+			fin.drain()
+			c.cl.AllowRebalance()
+			lastDrain = time.Now()
+		}
 	}
 }
 
-// apply runs the handler until it succeeds (or ctx ends), then commits.
-func (c *Consumer) apply(ctx context.Context, records []*kgo.Record) error {
+// apply runs the handler until it succeeds (or ctx ends).
+func (c *Consumer) apply(ctx context.Context, records []*kgo.Record) (func(context.Context) error, error) {
 	backoff := c.cfg.RetryBackoff
 	for {
-		err := c.handler(ctx, records)
+		finish, err := c.handler(ctx, records)
 		if err == nil {
-			break
+			return finish, nil
 		}
 		c.log.Error().Err(err).Int("records", len(records)).Dur("retry_in", backoff).Msg("batch failed; retrying")
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+		if !sleepCtx(ctx, backoff) {
+			return nil, ctx.Err()
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
-	if err := c.cl.CommitRecords(ctx, records...); err != nil {
-		// Not fatal: the records are applied and will be re-applied
-		// idempotently after a rebalance.
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+}
+
+// commit commits the batch's offsets. A failure is not fatal: the records
+// are applied and will be re-applied idempotently after a rebalance.
+func (c *Consumer) commit(ctx context.Context, records []*kgo.Record) {
+	if err := c.cl.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
 		c.log.Warn().Err(err).Msg("commit failed")
-		return nil
 	}
-	return nil
+}
+
+// sleepCtx waits d, or less if ctx ends first (then it returns false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Close leaves the group and closes the client (Run does this on return).
