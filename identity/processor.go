@@ -298,6 +298,7 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 func (p *Processor) publish(ctx context.Context, b *builder) error {
 	if p.afterApply != nil {
 		if err := p.afterApply(); err != nil {
+			b.err = err // a simulated crash: the batch never finishes
 			return err
 		}
 	}
