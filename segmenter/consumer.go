@@ -85,12 +85,34 @@ func (w *updateWire) update() (*update, error) {
 	return u, nil
 }
 
-// Handle applies a batch of profile-updates records (the kafka.Handler of
-// the role; Run consumes with it). Records of one profile are applied in
+// Handle applies a batch of profile-updates records and publishes its
+// changes (Stage, then its finish). Records of one profile are applied in
 // order, and a merge after what precedes it in the batch. It returns
 // after the batch's changes are acknowledged by the Emitter; on an error
 // the batch must be retried (it is idempotent).
 func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
+	sw, err := s.stageRecords(ctx, records)
+	if err != nil {
+		return err
+	}
+	return sw.run(ctx)
+}
+
+// Stage applies a batch of profile-updates records up to the write of
+// its states and outboxes, and returns the finish that publishes the
+// changes (the kafka.StagedHandler of the role; Run consumes with it, so
+// the next batch is applied while this one publishes). Per profile,
+// changes are published in the order they were written (pubOrder).
+func (s *Service) Stage(ctx context.Context, records []*kgo.Record) (finish func(context.Context) error, err error) {
+	sw, err := s.stageRecords(ctx, records)
+	if err != nil {
+		return nil, err
+	}
+	return sw.finish, nil
+}
+
+// stageRecords decodes records and stages them (stageUpdates).
+func (s *Service) stageRecords(ctx context.Context, records []*kgo.Record) (*stagedWork, error) {
 	ups := make([]*update, 0, len(records))
 	for _, r := range records {
 		u, err := decodeUpdate(r.Value)
@@ -102,13 +124,23 @@ func (s *Service) Handle(ctx context.Context, records []*kgo.Record) error {
 		u.partition, u.offset = r.Partition, r.Offset
 		ups = append(ups, u)
 	}
-	return s.handleUpdates(ctx, ups)
+	return s.stageUpdates(ctx, ups)
 }
 
-// handleUpdates applies decoded updates (Handle, HandleInputs) as one
-// batch: one step per update, in their order, on states read once for the
-// whole batch and written together (process).
+// handleUpdates applies decoded updates (HandleInputs) as one batch, to
+// the end (stageUpdates, then its finish).
 func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
+	sw, err := s.stageUpdates(ctx, ups)
+	if err != nil {
+		return err
+	}
+	return sw.run(ctx)
+}
+
+// stageUpdates applies decoded updates as one batch: one step per update,
+// in their order, on states read once for the whole batch and written
+// together (stageWork).
+func (s *Service) stageUpdates(ctx context.Context, ups []*update) (*stagedWork, error) {
 	b := updateBatch{states: map[string]*pstate{}, prev: map[*pstate]*update{}}
 	var unkept []stateKey
 	for _, u := range ups {
@@ -147,9 +179,9 @@ func (s *Service) handleUpdates(ctx context.Context, ups []*update) error {
 		}})
 	}
 	if err := s.forgetTraits(ctx, unkept); err != nil {
-		return err
+		return nil, err
 	}
-	return s.process(ctx, b.steps)
+	return s.stageWork(ctx, b.steps)
 }
 
 // updateBatch collects a batch's steps and one state per profile.

@@ -27,6 +27,8 @@ type Service struct {
 	held *heldStates
 	// producer is the client of the default emitter (closed by Run).
 	producer *kgo.Client
+	// order keeps each profile's outbox publishing in its writers' order.
+	order *pubOrder
 }
 
 // New builds the role and subscribes to segment definitions.
@@ -43,7 +45,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	case deps.Definitions == nil:
 		return nil, fmt.Errorf("%w: Definitions", ErrMissingDep)
 	}
-	s := &Service{cfg: cfg, deps: deps, rdb: deps.Redis, reg: newRegistry(), jobs: newJobs(), metrics: newMetrics(deps.Metrics), now: deps.Clock}
+	s := &Service{cfg: cfg, deps: deps, rdb: deps.Redis, reg: newRegistry(), jobs: newJobs(), metrics: newMetrics(deps.Metrics), now: deps.Clock,
+		order: newPubOrder()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -115,12 +118,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	var consumer *kafka.Consumer
 	if len(s.deps.Kafka.Brokers) > 0 {
-		cons, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		cons, err := kafka.NewStagedConsumer(kafka.ConsumerConfig{
 			Client:         s.deps.Kafka,
 			Group:          s.cfg.Group,
 			Topics:         []string{s.deps.Topics.ProfileUpdates},
 			MaxPollRecords: s.cfg.MaxPollRecords,
-		}, s.Handle, s.deps.Log)
+		}, s.Stage, s.deps.Log)
 		if err != nil {
 			return fmt.Errorf("segmenter: consumer: %w", err)
 		}
@@ -134,6 +137,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return s.runJobs(gctx) })
 	g.Go(func() error { return s.runSweeper(gctx) })
 	err := g.Wait()
+	s.order.reset() // a batch the consumer gave up on at shutdown kept its tickets
 	if ctx.Err() != nil {
 		return nil
 	}
