@@ -5,12 +5,13 @@
 # segment.entered record.
 #   RUNS=3 RATE=5000 EVENTS=100000 ./scripts/bench-pipeline.sh
 # RATE=0 sends as fast as the gateway accepts (throughput of the pipeline).
-# PERSIST=1 runs the broker with --data-dir (its log written to disk by its
-# single request loop); the default is dev's default, an in-memory log.
+# PERSIST=1 runs the broker with --data-dir (a directory kept after the
+# run); MEMORY=1 with --memory-log (the log in the process's memory); the
+# default is dev's default, a temporary directory removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} RATE=${RATE:-5000} EVENTS=${EVENTS:-100000} REDIS_DB=${REDIS_DB:-4}
-BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99} PERSIST=${PERSIST:-0}
+BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99} PERSIST=${PERSIST:-0} MEMORY=${MEMORY:-0}
 bin=$(mktemp -d)/user360
 go build -o "$bin" ./cmd/user360
 for run in $(seq "$RUNS"); do
@@ -18,6 +19,7 @@ for run in $(seq "$RUNS"); do
   redis-cli -n "$REDIS_DB" flushdb >/dev/null
   persist=()
   [ "$PERSIST" = 1 ] && persist=(--data-dir "$data/log")
+  [ "$MEMORY" = 1 ] && persist=(--memory-log)
   USER360_REDIS_URL=redis://127.0.0.1:6379/$REDIS_DB USER360_DEV_WRITE_KEY=wk USER360_DEV_API_KEY=ak \
     "$bin" dev "${persist[@]}" >"$data/dev.log" 2>&1 &
   pid=$!
