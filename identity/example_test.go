@@ -116,3 +116,41 @@ func ExampleProcessor_HoldWrites() {
 	// before the flush: true
 	// after: team 3 messages held
 }
+
+// Stage applies a batch in Redis and returns; the batch's profile updates
+// are published in the background, and its finish waits for them and marks
+// them published. A consumer stages the next batch meanwhile and commits
+// each batch's offsets after its finish (kafka.NewStagedConsumer).
+func ExampleProcessor_Stage() {
+	srv, _ := redisx.StartEmbedded()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	tenants, _ := config.NewTenants([]config.Tenant{{ID: "demo"}})
+	store := identity.NewStore(rdb, "u360", identity.WithTenants(tenants))
+	var published []string
+	proc := identity.NewProcessor(store, tenants, schemas.NewTopics(""),
+		func(_ context.Context, recs ...*kgo.Record) error {
+			for _, r := range recs {
+				var u schemas.ProfileUpdate
+				_ = json.Unmarshal(r.Value, &u)
+				if u.Event != nil {
+					published = append(published, u.Event.MessageID)
+				}
+			}
+			return nil
+		}, zerolog.Nop(), nil)
+	record := func(mid string) *kgo.Record {
+		v, _ := json.Marshal(schemas.Event{Type: "track", Event: "Tick", MessageID: mid, UserID: "42",
+			Timestamp: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)})
+		return &kgo.Record{Key: schemas.Key("demo", "42"), Value: v,
+			Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte("demo")}}}
+	}
+	ctx := context.Background()
+	finish1, _ := proc.Stage(ctx, []*kgo.Record{record("m1")})
+	finish2, _ := proc.Stage(ctx, []*kgo.Record{record("m2")}) // applied before batch 1 is finished
+	_ = finish1(ctx)                                           // then commit batch 1's offsets
+	_ = finish2(ctx)                                           // then batch 2's
+	fmt.Println(published)
+	// Output: [m1 m2]
+}
