@@ -204,3 +204,47 @@ func TestStagedConsumerShutdownCommitsNothingAfterAnUnfinishedBatch(t *testing.T
 		t.Fatalf("the next member started at %d, want at or before %d", f, at)
 	}
 }
+
+// TestStagedConsumerShutdownGraceCancelsAStuckFinish: a finish that does
+// not return by itself is cancelled ShutdownGrace after the loop's context
+// ended, so Run returns, and its batch stays uncommitted.
+func TestStagedConsumerShutdownGraceCancelsAStuckFinish(t *testing.T) {
+	g := newStagedRig(t, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	var once sync.Once
+	h := func(_ context.Context, recs []*kgo.Record) (func(context.Context) error, error) {
+		return func(fctx context.Context) error {
+			once.Do(func() { close(started) })
+			<-fctx.Done() // a broker that never answers
+			return fctx.Err()
+		}, nil
+	}
+	c, err := kafka.NewStagedConsumer(kafka.ConsumerConfig{
+		Client: kafka.ClientConfig{Brokers: g.brokers}, Group: g.group, Topics: []string{g.topic},
+		ShutdownGrace: 200 * time.Millisecond,
+	}, h, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx) }()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no finish started")
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the shutdown grace")
+	}
+	if got := g.committed(t, 0); got > 0 {
+		t.Fatalf("committed %d for a batch whose finish never returned", got)
+	}
+}
