@@ -31,7 +31,16 @@ type profOrder struct {
 
 // pubTicket is a writer's place in line on each of its profiles.
 type pubTicket struct {
-	done chan struct{}
+	done   chan struct{}
+	closed bool // done is closed (under pubOrder.mu)
+}
+
+// close releases t's waiters (once; the caller holds pubOrder.mu).
+func (t *pubTicket) close() {
+	if !t.closed {
+		t.closed = true
+		close(t.done)
+	}
 }
 
 func newPubOrder() *pubOrder { return &pubOrder{profs: map[string]*profOrder{}} }
@@ -125,7 +134,7 @@ func (o *pubOrder) leave(ps []*pstate, t *pubTicket) {
 			delete(o.profs, orderKey(p))
 		}
 	}
-	close(t.done)
+	t.close()
 }
 
 // reset forgets every ticket (releasing their waiters): once a run of the
@@ -133,13 +142,9 @@ func (o *pubOrder) leave(ps []*pstate, t *pubTicket) {
 func (o *pubOrder) reset() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	seen := map[*pubTicket]bool{}
 	for _, po := range o.profs {
 		for _, t := range po.tickets {
-			if !seen[t] {
-				seen[t] = true
-				close(t.done)
-			}
+			t.close()
 		}
 	}
 	o.profs = map[string]*profOrder{}
