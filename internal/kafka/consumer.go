@@ -64,8 +64,11 @@ func (c ConsumerConfig) Validate() error {
 	if len(c.Topics) == 0 {
 		return errors.New("kafka: at least one topic is required")
 	}
-	if c.MaxPollRecords < 0 || c.MaxInFlight < 0 || c.RetryBackoff < 0 || c.DrainInterval < 0 || c.ShutdownGrace < 0 {
-		return errors.New("kafka: consumer limits and durations must not be negative")
+	for name, v := range map[string]int64{"MaxPollRecords": int64(c.MaxPollRecords), "MaxInFlight": int64(c.MaxInFlight),
+		"RetryBackoff": int64(c.RetryBackoff), "DrainInterval": int64(c.DrainInterval), "ShutdownGrace": int64(c.ShutdownGrace)} {
+		if v < 0 {
+			return fmt.Errorf("kafka: consumer %s must not be negative", name)
+		}
 	}
 	return nil
 }
@@ -199,16 +202,33 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // apply runs the handler until it succeeds (or ctx ends).
-func (c *Consumer) apply(ctx context.Context, records []*kgo.Record) (func(context.Context) error, error) {
+func (c *Consumer) apply(ctx context.Context, records []*kgo.Record) (finish func(context.Context) error, err error) {
+	ok := c.retry(ctx, "batch failed; retrying", len(records), func() error {
+		finish, err = c.handler(ctx, records)
+		return err
+	}, nil)
+	if !ok {
+		return nil, ctx.Err()
+	}
+	return finish, nil
+}
+
+// retry calls fn until it returns nil (true), waiting RetryBackoff after a
+// failure, doubling up to 5s. It gives up (false) when ctx ends during a
+// wait, or when giveUp (may be nil) says so after a failure.
+func (c *Consumer) retry(ctx context.Context, msg string, records int, fn func() error, giveUp func() bool) bool {
 	backoff := c.cfg.RetryBackoff
 	for {
-		finish, err := c.handler(ctx, records)
+		err := fn()
 		if err == nil {
-			return finish, nil
+			return true
 		}
-		c.log.Error().Err(err).Int("records", len(records)).Dur("retry_in", backoff).Msg("batch failed; retrying")
+		if giveUp != nil && giveUp() {
+			return false
+		}
+		c.log.Error().Err(err).Int("records", records).Dur("retry_in", backoff).Msg(msg)
 		if !sleepCtx(ctx, backoff) {
-			return nil, ctx.Err()
+			return false
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}

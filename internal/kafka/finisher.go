@@ -66,21 +66,9 @@ func (f *finisher) finish(it finishItem) bool {
 	if it.finish == nil {
 		return f.ctx.Err() == nil
 	}
-	backoff := f.c.cfg.RetryBackoff
-	for {
-		err := it.finish(f.ctx)
-		if err == nil {
-			return true
-		}
-		if f.ctx.Err() != nil || f.loopCtx.Err() != nil {
-			return false
-		}
-		f.c.log.Error().Err(err).Int("records", len(it.records)).Dur("retry_in", backoff).Msg("finishing a batch failed; retrying")
-		if !sleepCtx(f.ctx, backoff) {
-			return false
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	return f.c.retry(f.ctx, "finishing a batch failed; retrying", len(it.records),
+		func() error { return it.finish(f.ctx) },
+		func() bool { return f.ctx.Err() != nil || f.loopCtx.Err() != nil })
 }
 
 // pending reports whether applied batches wait for their finish.
