@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,6 +241,31 @@ func (rc *receiver) delivered() []recvCall {
 		}
 	}
 	return out
+}
+
+// firstDelivered returns the first successful call of each delivery id,
+// in the order they came: delivery is at-least-once, so a batch consumed
+// again after its job was delivered calls again with the same id, which a
+// receiver drops (docs/design/activation.md, guarantee 5).
+func (rc *receiver) firstDelivered() []recvCall {
+	seen := map[string]bool{}
+	var out []recvCall
+	for _, c := range rc.delivered() {
+		if !seen[c.DeliveryID] {
+			seen[c.DeliveryID] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// callLog lists every call (delivery id and status) for a failure message.
+func (rc *receiver) callLog() string {
+	var b strings.Builder
+	for _, c := range rc.snapshot() {
+		fmt.Fprintf(&b, "\n  %s %s %d", c.At.Format("15:04:05.000"), c.DeliveryID, c.Status)
+	}
+	return b.String()
 }
 
 func waitFor(t testing.TB, d time.Duration, cond func() bool) {

@@ -134,9 +134,9 @@ func TestDeliveryOnMiniredis(t *testing.T) {
 	})
 	e.createDest(webhook(rc.URL, nil))
 	e.produce(e.change("segment.entered", "p1", "s", 1), e.change("segment.exited", "p1", "s", 2))
-	waitFor(t, 10*time.Second, func() bool { return len(rc.delivered()) == 2 })
-	d := rc.delivered()
+	waitFor(t, 10*time.Second, func() bool { return len(rc.firstDelivered()) == 2 })
+	d := rc.firstDelivered()
 	if d[0].DeliveryID >= d[1].DeliveryID { // sc-s-p1-1 before sc-s-p1-2
-		t.Fatalf("order: %s then %s", d[0].DeliveryID, d[1].DeliveryID)
+		t.Fatalf("order: %s then %s; calls:%s", d[0].DeliveryID, d[1].DeliveryID, rc.callLog())
 	}
 }
