@@ -35,6 +35,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&p.Events, "events", 100000, "pipeline: events to send")
 	fs.IntVar(&p.ExtraSegments, "extra-segments", 99, "pipeline: segments defined besides the measured one")
 	fs.BoolVar(&p.Stages, "stages", false, "pipeline: also split the latency by stage (identity, segmenter) from the records' timestamps")
+	fs.DurationVar(&p.Series, "series", 0, "pipeline: also report the latency per window of this length (e.g. 1s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

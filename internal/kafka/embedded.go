@@ -20,6 +20,14 @@ type EmbeddedConfig struct {
 	Topics []string
 }
 
+// groupsLogCompactBytes is when the broker compacts its log of consumer
+// group state (offset commits, one JSON line each). kfake compacts it in
+// its one request loop, reading and decoding the whole file, so every
+// request waits meanwhile: at its default, 10 MiB, that was a 200-400 ms
+// stall every 20-25 s at 5,000 events/s. Small files make short, frequent
+// stalls for the same total work (docs/BENCHMARKS.md, "Seventh session").
+const groupsLogCompactBytes = 256 << 10
+
 // Embedded is a kfake cluster: a broker that speaks the Kafka wire protocol,
 // so clients (ours and anyone else's) talk to it over TCP exactly as to Kafka.
 type Embedded struct {
@@ -54,7 +62,9 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		opts = append(opts, kfake.SeedTopics(c.Partitions, c.Topics...))
 	}
 	if c.DataDir != "" {
-		opts = append(opts, kfake.DataDir(c.DataDir))
+		opts = append(opts, kfake.DataDir(c.DataDir), kfake.BrokerConfigs(map[string]string{
+			"state.log.compact.bytes": strconv.Itoa(groupsLogCompactBytes),
+		}))
 	}
 	cl, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -49,6 +49,10 @@ type PipelineConfig struct {
 	// EventsTopic and UpdatesTopic for Stages (defaults user360.events,
 	// user360.profile-updates).
 	EventsTopic, UpdatesTopic string
+	// Series, when positive, also reports the latency per window of this
+	// length (by the time an event's entry was seen), to show when a tail
+	// happens.
+	Series time.Duration
 }
 
 // PipelineResult of a run.
@@ -64,14 +68,19 @@ type PipelineResult struct {
 	EventsPerS           float64       // Entered / Elapsed
 	P50, P99, Max        time.Duration // 2xx of an event to its segment.entered
 	SegmentsDefined      int
-	Stages               *Stages // with PipelineConfig.Stages
+	Stages               *Stages  // with PipelineConfig.Stages
+	Series               []Window // with PipelineConfig.Series
 }
 
 func (r PipelineResult) String() string {
+	out := r.summary()
 	if r.Stages != nil {
-		return r.summary() + "\n" + r.Stages.String()
+		out += "\n" + r.Stages.String()
 	}
-	return r.summary()
+	for _, w := range r.Series {
+		out += "\n" + w.String()
+	}
+	return out
 }
 
 func (r PipelineResult) summary() string {
@@ -129,6 +138,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 	enteredAt := map[string]time.Time{} // user id → segment.entered record time
 	acked := make(map[string]time.Time, cfg.Events)
 	var lat []time.Duration
+	var seenAt []time.Time // when lat[i] was complete (for Series)
 	entered := 0
 	var lastEntry time.Time
 	early := map[string]time.Time{}
@@ -143,8 +153,8 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 			f := cl.PollFetches(readCtx)
 			now := time.Now()
 			f.EachRecord(func(r *kgo.Record) {
-				var c struct{ Type, SegmentID, UserID, MessageID string }
-				if json.Unmarshal(r.Value, &c) != nil || c.Type != "segment.entered" || c.SegmentID != segID {
+				c, ok := decodeChange(r.Value)
+				if !ok || c.Type != "segment.entered" || c.SegmentID != segID {
 					return
 				}
 				mu.Lock()
@@ -163,6 +173,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 				enteredAt[c.UserID] = r.Timestamp
 				if t, ok := acked[c.UserID]; ok {
 					lat = append(lat, now.Sub(t))
+					seenAt = append(seenAt, now)
 					delete(acked, c.UserID)
 				} else {
 					early[c.UserID] = now // entered before the sender saw its 2xx
@@ -188,16 +199,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 			defer wg.Done()
 			for first := range jobs {
 				n := min(cfg.BatchSize, cfg.Events-first)
-				var b bytes.Buffer
-				b.WriteString(`{"batch":[`)
-				for i := 0; i < n; i++ {
-					if i > 0 {
-						b.WriteByte(',')
-					}
-					fmt.Fprintf(&b, `{"type":"identify","userId":"lg-%s-%d","messageId":"lg-%s-%d","traits":{"loadgen_run":%q,"plan":"pro"}}`, run, first+i, run, first+i, run)
-				}
-				b.WriteString(`]}`)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/batch", &b)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/batch", bytes.NewReader(identifyBatch(run, first, n)))
 				req.SetBasicAuth(cfg.WriteKey, "")
 				resp, err := client.Do(req)
 				if err == nil {
@@ -217,6 +219,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 					id := "lg-" + run + "-" + strconv.Itoa(first+i)
 					if t, ok := early[id]; ok {
 						lat = append(lat, max(t.Sub(now), 0))
+						seenAt = append(seenAt, now)
 						delete(early, id)
 					} else {
 						acked[id] = now
@@ -269,6 +272,9 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error
 		res.Elapsed = lastEntry.Sub(start)
 		res.EventsPerS = float64(entered) / res.Elapsed.Seconds()
 	}
+	if cfg.Series > 0 {
+		res.Series = windows(start, cfg.Series, seenAt, lat)
+	}
 	if len(lat) > 0 {
 		p := percentiles(lat)
 		res.P50, res.P99, res.Max = p.P50, p.P99, p.Max
@@ -307,4 +313,29 @@ func createSegment(ctx context.Context, base, apiKey, name string, rule map[stri
 		return "", fmt.Errorf("loadgen: create segment: %d %s", resp.StatusCode, out.Error)
 	}
 	return out.ID, nil
+}
+
+// identifyBatch is the /v1/batch body of n identifies of new users, from
+// user number first on; each has the trait loadgen_run = run, which the
+// measured segment matches.
+func identifyBatch(run string, first, n int) []byte {
+	b := make([]byte, 0, 16+n*(110+3*len(run)))
+	b = append(b, `{"batch":[`...)
+	for i := first; i < first+n; i++ {
+		if i > first {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"identify","userId":"lg-`...)
+		b = append(b, run...)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `","messageId":"lg-`...)
+		b = append(b, run...)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `","traits":{"loadgen_run":"`...)
+		b = append(b, run...)
+		b = append(b, `","plan":"pro"}}`...)
+	}
+	return append(b, `]}`...)
 }
