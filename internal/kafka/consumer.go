@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -52,13 +51,6 @@ type ConsumerConfig struct {
 	// context ended (default 10s); what is not finished by then is not
 	// committed, and comes again to the next member.
 	ShutdownGrace time.Duration
-	// CommitInterval is how often the offsets of finished batches are
-	// committed (default 200ms, at least 100ms); they are also committed before a
-	// rebalance takes partitions away and when the consumer leaves the
-	// group. A batch's offsets are marked for commit only after it is
-	// applied and finished, so a crash redelivers at most about this much
-	// more, which idempotent handlers absorb.
-	CommitInterval time.Duration
 }
 
 // Validate checks the configuration.
@@ -73,14 +65,10 @@ func (c ConsumerConfig) Validate() error {
 		return errors.New("kafka: at least one topic is required")
 	}
 	for name, v := range map[string]int64{"MaxPollRecords": int64(c.MaxPollRecords), "MaxInFlight": int64(c.MaxInFlight),
-		"RetryBackoff": int64(c.RetryBackoff), "DrainInterval": int64(c.DrainInterval), "ShutdownGrace": int64(c.ShutdownGrace),
-		"CommitInterval": int64(c.CommitInterval)} {
+		"RetryBackoff": int64(c.RetryBackoff), "DrainInterval": int64(c.DrainInterval), "ShutdownGrace": int64(c.ShutdownGrace)} {
 		if v < 0 {
 			return fmt.Errorf("kafka: consumer %s must not be negative", name)
 		}
-	}
-	if c.CommitInterval != 0 && c.CommitInterval < 100*time.Millisecond {
-		return fmt.Errorf("kafka: consumer CommitInterval %s is under the client's minimum, 100ms", c.CommitInterval)
 	}
 	return nil
 }
@@ -100,9 +88,6 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
-	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = 200 * time.Millisecond
 	}
 	return c
 }
@@ -139,10 +124,7 @@ func NewStagedConsumer(cfg ConsumerConfig, h StagedHandler, log zerolog.Logger, 
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
-		// offsets are committed as marked (commit), every
-		// CommitInterval, before a revoke and when leaving the group
-		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(cfg.CommitInterval),
+		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(reset),
 		kgo.FetchMaxWait(100 * time.Millisecond),
@@ -206,7 +188,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return err
 			}
 			if finish == nil && !fin.pending() {
-				c.commit(records)
+				c.commit(ctx, records)
 			} else if !fin.push(ctx, records, finish) {
 				continue // ctx ended: the next turn drains and returns
 			}
@@ -252,30 +234,12 @@ func (c *Consumer) retry(ctx context.Context, msg string, records int, fn func()
 	}
 }
 
-// commit marks the batch's offsets for commit; the client commits the
-// marks every CommitInterval, before partitions are revoked and when it
-// leaves the group. One commit request per batch made the broker's group
-// log, and the clients' requests, a visible share of the pipeline's work
-// (docs/BENCHMARKS.md, "Seventh session"). A failed commit is not fatal:
-// the records are applied and will be re-applied idempotently.
-func (c *Consumer) commit(records []*kgo.Record) {
-	c.cl.MarkCommitRecords(lastPerPartition(records)...)
-}
-
-// lastPerPartition is the last record of each topic partition in records
-// (MarkCommitRecords sorts what it is given; the batch stays as it is).
-func lastPerPartition(records []*kgo.Record) []*kgo.Record {
-	var out []*kgo.Record
-	for _, r := range records {
-		i := slices.IndexFunc(out, func(o *kgo.Record) bool { return o.Topic == r.Topic && o.Partition == r.Partition })
-		switch {
-		case i < 0:
-			out = append(out, r)
-		case r.Offset > out[i].Offset:
-			out[i] = r
-		}
+// commit commits the batch's offsets. A failure is not fatal: the records
+// are applied and will be re-applied idempotently after a rebalance.
+func (c *Consumer) commit(ctx context.Context, records []*kgo.Record) {
+	if err := c.cl.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
+		c.log.Warn().Err(err).Msg("commit failed")
 	}
-	return out
 }
 
 // sleepCtx waits d, or less if ctx ends first (then it returns false).

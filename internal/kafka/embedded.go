@@ -23,9 +23,10 @@ type EmbeddedConfig struct {
 // groupsLogCompactBytes is when the broker compacts its log of consumer
 // group state (offset commits, one JSON line each). kfake compacts it in
 // its one request loop, reading and decoding the whole file, so every
-// request waits meanwhile: at its default, 10 MiB, that was a 200-400 ms
-// stall every 20-25 s at 5,000 events/s. Small files make short, frequent
-// stalls for the same total work (docs/BENCHMARKS.md, "Seventh session").
+// request waits meanwhile: at its default, 10 MiB, the pipeline's latency
+// showed 250-440 ms bursts every 20-25 s at 5,000 events/s. A small file
+// cuts the same total work into short stalls (docs/BENCHMARKS.md,
+// "Seventh session").
 const groupsLogCompactBytes = 256 << 10
 
 // Embedded is a kfake cluster: a broker that speaks the Kafka wire protocol,

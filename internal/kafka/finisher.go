@@ -45,7 +45,7 @@ func (f *finisher) run() {
 	broken := false
 	for it := range f.queue {
 		if !broken && f.finish(it) {
-			f.c.commit(it.records)
+			f.c.commit(f.ctx, it.records)
 		} else {
 			broken = true
 		}
