@@ -254,21 +254,23 @@ func BenchmarkProfileCacheMemory(b *testing.B) {
 				"emailOptin": true, "tags": []any{"vip", "beta"},
 			}}))
 	}
-	heap := func() uint64 {
+	heap := func() (bytes, objects uint64) {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+		return m.HeapAlloc, m.HeapObjects
 	}
 	b.ResetTimer()
 	handleAll(b, g, recs, 1000)
 	recs = nil
-	with := heap()
+	with, withObjects := heap()
 	if got := g.proc.cache.size(); got != n {
 		b.Fatalf("cache holds %d profiles, want %d", got, n)
 	}
 	g.proc.cache = newProfileCache(0)
-	without := heap()
+	without, withoutObjects := heap()
 	runtime.KeepAlive(g) // the rig's captured records count in both
 	b.ReportMetric(float64(with-without)/n, "heap-bytes/cached-profile")
+	// what the collector marks in every cycle
+	b.ReportMetric(float64(withObjects-withoutObjects)/n, "heap-objects/cached-profile")
 }

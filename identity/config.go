@@ -30,8 +30,8 @@ type Config struct {
 	// MaxBulk is the most records of POST /v1/users/bulk (default 1000).
 	MaxBulk int
 	// ProfileCacheSize is how many profiles each processor keeps in memory
-	// to plan writes without reading Redis (default 50000; about 1.9 KB of
-	// Go heap each with 10 traits and 3 identifiers, so about 95 MB when
+	// to plan writes without reading Redis (default 50000; about 1.55 KB of
+	// Go heap each with 10 traits and 3 identifiers, so about 78 MB when
 	// full; -1 disables the cache: every message then runs apply.lua's full
 	// logic). See docs/design/identity.md.
 	ProfileCacheSize int

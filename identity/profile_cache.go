@@ -66,48 +66,6 @@ type traitState struct {
 	meta string
 }
 
-// traitList holds a profile's traits sorted by name: a profile has a few
-// dozen at most, and a slice costs a fraction of a map's memory.
-type traitList []traitEntry
-
-type traitEntry struct {
-	name string
-	traitState
-}
-
-func (l traitList) find(k string) (int, bool) {
-	lo, hi := 0, len(l)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if l[m].name < k {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(l) && l[lo].name == k
-}
-
-// get returns a trait's state (zero when the profile never had it).
-func (l traitList) get(k string) traitState {
-	if i, ok := l.find(k); ok {
-		return l[i].traitState
-	}
-	return traitState{}
-}
-
-// set stores a trait's state.
-func (l *traitList) set(k string, st traitState) {
-	i, ok := l.find(k)
-	if ok {
-		(*l)[i].traitState = st
-		return
-	}
-	*l = append(*l, traitEntry{})
-	copy((*l)[i+1:], (*l)[i:])
-	(*l)[i] = traitEntry{name: k, traitState: st}
-}
-
 // newProfileCache returns a cache of at most max profiles (max <= 0: a
 // cache that never holds anything, so every message takes apply.lua).
 func newProfileCache(max int) *profileCache {
@@ -244,7 +202,7 @@ func (c *profileCache) fill(tenant string, out *luaOut, token string, metas, cou
 	p := &cachedProfile{
 		tenant: tenant, pid: out.P, token: token,
 		ids:    append([]string(nil), out.ID...),
-		traits: make(traitList, 0, len(out.Tr)+2),
+		traits: newTraitList(len(out.Tr) + 2),
 		c:      parseMs(out.C), s: parseMs(out.Ls), u: parseMs(out.U),
 	}
 	for _, kv := range out.Tr {

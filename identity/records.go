@@ -148,11 +148,11 @@ func rawObject(entries luaList[[]string], arity, sizeHint int, value func(buf []
 
 // traitsObject builds the traits object of a cached profile (its list is
 // sorted by name): the bytes rawTraits builds from the same traits.
-func traitsObject(l traitList) json.RawMessage {
+func traitsObject(l *traitList) json.RawMessage {
 	n := 0
-	for _, t := range l {
-		if t.val != "" {
-			n += len(t.name) + len(t.val) + 4
+	for _, e := range l.es {
+		if e.val.n != 0 {
+			n += int(e.name.n+e.val.n) + 4
 		}
 	}
 	if n == 0 {
@@ -161,16 +161,17 @@ func traitsObject(l traitList) json.RawMessage {
 	buf := make([]byte, 0, n+2)
 	buf = append(buf, '{')
 	first := true
-	for _, t := range l {
-		if t.val == "" {
+	for i := range l.len() {
+		name, st := l.at(i)
+		if st.val == "" {
 			continue
 		}
 		if !first {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = appendKey(buf, t.name)
-		buf = appendRaw(buf, t.val)
+		buf = appendKey(buf, name)
+		buf = appendRaw(buf, st.val)
 	}
 	return append(buf, '}')
 }

@@ -81,7 +81,7 @@ func (p *Processor) planFast(in *applyInput, r *rules) *fastPlan {
 		}
 	}
 	if prof == nil {
-		prof = &cachedProfile{tenant: in.Tenant, pid: m.profileID(), traits: make(traitList, 0, len(m.Tr)+1)}
+		prof = &cachedProfile{tenant: in.Tenant, pid: m.profileID(), traits: newTraitList(len(m.Tr) + 1)}
 		return p.speculate(in, prof, true, m.Ids, nil)
 	}
 	var absorbed *cachedProfile
@@ -215,7 +215,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		fp.out.Ab = luaList[string]{absorbed.pid}
 	}
 	if len(changes.list) > 0 || prof.trj == nil {
-		prof.trj = traitsObject(prof.traits)
+		prof.trj = traitsObject(&prof.traits)
 	}
 	fp.out.TrJ = prof.trj // shared: read only
 	var stored any = "1"
@@ -272,8 +272,8 @@ func absorbInto(s, a *cachedProfile, ops *fieldOps, changes *changeLog) {
 		ops.set("i:"+id, "1")
 		s.ids = append(s.ids, id)
 	}
-	for _, t := range a.traits {
-		k, at := t.name, t.traitState
+	for i := range a.traits.len() {
+		k, at := a.traits.at(i)
 		if at.meta == "" {
 			continue
 		}
