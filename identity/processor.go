@@ -40,6 +40,8 @@ type Processor struct {
 	noStore bool
 	// cache holds the profiles this processor wrote last (see profile_cache.go).
 	cache *profileCache
+	// tenantNames: one string per tenant name (recordTenant's, shared)
+	tenantNames tenantNames
 	// sink receives the profile updates instead of produce (SendUpdatesTo).
 	sink func([]Update)
 	// fallbackLeft: chunks that still send plans with their messages
@@ -97,6 +99,39 @@ func recordTenant(r *kgo.Record) string {
 		return t
 	}
 	return ""
+}
+
+// tenantNames gives every record of a tenant the same string for its
+// name, so that messages and cached profiles share one instead of
+// holding a copy each (one allocation a message less, and one object a
+// cached profile less for the collector to mark).
+type tenantNames struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// maxTenantNames bounds the names kept (beyond it, names are copied).
+const maxTenantNames = 4096
+
+func (t *tenantNames) of(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == schemas.HeaderTenant {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if s, ok := t.m[string(h.Value)]; ok {
+				return s
+			}
+			s := string(h.Value)
+			if t.m == nil {
+				t.m = map[string]string{}
+			}
+			if len(t.m) < maxTenantNames {
+				t.m[s] = s
+			}
+			return s
+		}
+	}
+	return recordTenant(r)
 }
 
 // Handle applies a batch and publishes its output (Stage, then its
@@ -253,7 +288,7 @@ func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
 		})
 	}
 	for _, rec := range records {
-		tenant := recordTenant(rec)
+		tenant := p.tenantNames.of(rec)
 		r, ok := p.store.rules.get(tenant)
 		if !ok {
 			p.m.messages.WithLabelValues("unknown", "unknown", "dead_letter").Inc()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -128,5 +129,22 @@ func TestProfileUpdatedSaysNoChanges(t *testing.T) {
 	}
 	if len(changes) != 2 || !strings.Contains(changes[0], `"plan"`) || changes[1] != `{}` {
 		t.Fatalf("changes of the two profile.updated records: %q", changes)
+	}
+}
+
+// TestTenantNamesShareOneString: records of one tenant get the same
+// string (no copy per record), and a record without the header falls back
+// to its key.
+func TestTenantNamesShareOneString(t *testing.T) {
+	var names tenantNames
+	rec := func(tenant string) *kgo.Record {
+		return &kgo.Record{Key: []byte(tenant + "/u1"), Headers: []kgo.RecordHeader{{Key: schemas.HeaderTenant, Value: []byte(tenant)}}}
+	}
+	a, b := names.of(rec("acme")), names.of(rec("acme"))
+	if a != "acme" || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatalf("%q and %q are not one string", a, b)
+	}
+	if got := names.of(&kgo.Record{Key: []byte("globex/u2")}); got != "globex" {
+		t.Fatalf("tenant from the key: %q", got)
 	}
 }
