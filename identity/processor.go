@@ -89,22 +89,13 @@ type chunk struct {
 const chunkSize = 256
 
 // recordTenant reads the tenant header, else the key prefix.
-func recordTenant(r *kgo.Record) string {
-	for _, h := range r.Headers {
-		if h.Key == schemas.HeaderTenant {
-			return string(h.Value)
-		}
-	}
-	if t, _, ok := schemas.SplitKey(r.Key); ok {
-		return t
-	}
-	return ""
-}
+func recordTenant(r *kgo.Record) string { return (*tenantNames)(nil).of(r) }
 
 // tenantNames gives every record of a tenant the same string for its
 // name, so that messages and cached profiles share one instead of
 // holding a copy each (one allocation a message less, and one object a
-// cached profile less for the collector to mark).
+// cached profile less for the collector to mark). A nil *tenantNames
+// copies.
 type tenantNames struct {
 	mu sync.Mutex
 	m  map[string]string
@@ -113,25 +104,36 @@ type tenantNames struct {
 // maxTenantNames bounds the names kept (beyond it, names are copied).
 const maxTenantNames = 4096
 
+// of reads a record's tenant as recordTenant does.
 func (t *tenantNames) of(r *kgo.Record) string {
 	for _, h := range r.Headers {
 		if h.Key == schemas.HeaderTenant {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			if s, ok := t.m[string(h.Value)]; ok {
-				return s
-			}
-			s := string(h.Value)
-			if t.m == nil {
-				t.m = map[string]string{}
-			}
-			if len(t.m) < maxTenantNames {
-				t.m[s] = s
-			}
-			return s
+			return t.intern(h.Value)
 		}
 	}
-	return recordTenant(r)
+	if tenant, _, ok := schemas.SplitKey(r.Key); ok {
+		return tenant
+	}
+	return ""
+}
+
+func (t *tenantNames) intern(b []byte) string {
+	if t == nil {
+		return string(b)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if t.m == nil {
+		t.m = map[string]string{}
+	}
+	if len(t.m) < maxTenantNames {
+		t.m[s] = s
+	}
+	return s
 }
 
 // Handle applies a batch and publishes its output (Stage, then its
