@@ -32,6 +32,8 @@ func (s *Service) writeStoreError(w http.ResponseWriter, err error, field string
 	switch {
 	case errors.Is(err, ErrBadRef):
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_ref", err.Error(), field)
+	case errors.Is(err, ErrBadCursor):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned", "cursor")
 	case errors.Is(err, ErrNotFound):
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "no such profile", "")
 	case errors.Is(err, ingest.ErrUnavailable):

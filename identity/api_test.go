@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,6 +215,9 @@ func TestAPIPagination(t *testing.T) {
 	}
 	if code, _ := a.call(t, "GET", "/v1/profiles?limit=0", key, nil); code != 400 {
 		t.Fatalf("limit=0: %d", code)
+	}
+	if code, body := a.call(t, "GET", "/v1/profiles?cursor=x:p1", key, nil); code != 400 || !strings.Contains(string(body), `"cursor"`) {
+		t.Fatalf("bad profiles cursor: %d %s", code, body)
 	}
 	if code, _ := a.call(t, "GET", "/v1/profiles/user_id:u0/events?cursor=%25%25", key, nil); code != 400 {
 		t.Fatalf("bad cursor: %d", code)

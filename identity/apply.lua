@@ -260,7 +260,7 @@ if #pids == 0 then
     n = n + 1
     pid = m.np .. "x" .. n
   end
-  redis.call("ZADD", ZK, 0, pid)
+  redis.call("ZADD", ZK, m.ts, pid)
   created = 1
 elseif #pids == 1 then
   pid = pids[1]

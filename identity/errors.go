@@ -12,6 +12,8 @@ var (
 	ErrConfig = errors.New("identity: invalid configuration")
 	// ErrBadMessage means an events-topic record cannot be applied.
 	ErrBadMessage = errors.New("identity: invalid message")
+	// ErrBadCursor means a listing cursor is not one the store returned.
+	ErrBadCursor = errors.New("identity: invalid cursor")
 	// ErrScript means the apply script answered something unexpected.
 	ErrScript = errors.New("identity: unexpected script reply")
 )

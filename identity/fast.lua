@@ -92,7 +92,7 @@ local function fastApply(P, ZK, i, last, tbn)
   local abAt = i + 2
   -- every check holds: write
   for j = newAt + 1, newAt + k do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-  if want == "" then redis.call("ZADD", ZK, 0, pid) end
+  if want == "" then redis.call("ZADD", ZK, ARGV[base + 5], pid) end
   local cap = tonumber(ARGV[base + 7])
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)

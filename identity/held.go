@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,6 +53,7 @@ type heldProfile struct {
 	tenant, pid string
 	prof        *cachedProfile // the cache entry whose heldN counts these
 	created     bool           // a held message created it
+	bornAt      string         // its creating message's event time (ms): its score in the profiles set
 	ids         []string       // identifiers held messages added ("type:value")
 	n           int            // messages
 	token       string         // "_v" after the last one
@@ -90,7 +92,9 @@ func (h *heldWrites) add(tenant string, f *fastPlan) {
 	hp.n++
 	h.total++
 	hp.token = f.token
-	hp.created = hp.created || f.created
+	if f.created && !hp.created {
+		hp.created, hp.bornAt = true, f.bornAt
+	}
 	hp.ids = append(hp.ids, f.newIDs...)
 	for _, o := range f.ops.ops {
 		if _, ok := hp.fields[o.field]; !ok {
@@ -159,6 +163,13 @@ func (hp *heldProfile) size() int {
 	return n
 }
 
+// bornScore is a held profile's score in the profiles set: its creating
+// message's event time (ms), as the scripts write it.
+func bornScore(ms string) float64 {
+	f, _ := strconv.ParseFloat(ms, 64)
+	return f
+}
+
 // queueHeld adds the commands that write hp to a pipeline: a new
 // profile's member of the profiles set, its new identifiers, the hash (deleted
 // fields, then the rest with the last token), the timeline entries in one
@@ -167,7 +178,7 @@ func (hp *heldProfile) size() int {
 func (s *Store) queueHeld(ctx context.Context, pipe redis.Pipeliner, hp *heldProfile) {
 	pk := s.keyProfile(hp.tenant, hp.pid)
 	if hp.created {
-		pipe.ZAdd(ctx, s.keyProfiles(hp.tenant), redis.Z{Member: hp.pid})
+		pipe.ZAddArgs(ctx, s.keyProfiles(hp.tenant), redis.ZAddArgs{Members: []redis.Z{{Score: bornScore(hp.bornAt), Member: hp.pid}}})
 	}
 	for _, id := range hp.ids {
 		pipe.Set(ctx, s.prefix(hp.tenant)+"id:"+id, hp.pid, 0)

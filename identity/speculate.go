@@ -17,6 +17,7 @@ type fastPlan struct {
 	// hold: the writes are held (held.go), not sent; the plan's writes
 	hold     bool
 	created  bool     // the profile is new
+	bornAt   string   // when created: the message's event time (ms), its score in the profiles set
 	newIDs   []string // identifiers new to it
 	ops      fieldOps
 	token    string
@@ -191,6 +192,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		if absorbed == nil && confirmed && !in.maybeSeen && !h.noHold[in.Tenant] && !h.ids.anyOf(in.Tenant, newIDs) {
 			fp.hold, fp.fallback = true, false
 			fp.created, fp.newIDs = created, newIDs
+			if created {
+				fp.bornAt = in.Msg.Ts
+			}
 			prof.heldN++
 		} else {
 			// sent: what is held of its profiles goes first, and later

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/user360/user360/internal/redisx"
 	"github.com/user360/user360/schemas"
 )
 
@@ -190,26 +191,21 @@ func (s *Store) GetProfiles(ctx context.Context, tenant string, ids []string) ([
 	return out, nil
 }
 
-// ScanProfiles lists a tenant's profiles in profile-id order, limit at a
-// time. cursor "" starts; the returned cursor is "" at the end. A full scan
-// is stable: every profile that lives through it is returned exactly once.
+// ScanProfiles lists a tenant's profiles in the order they were created
+// (the event time of the message that created each, then the id), limit
+// at a time. cursor "" starts; the returned cursor is "" at the end; a
+// cursor it did not return is ErrBadCursor. A full scan is stable: every
+// profile that lives through it is returned exactly once.
 func (s *Store) ScanProfiles(ctx context.Context, tenant, cursor string, limit int) ([]schemas.Profile, string, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	min := "-"
-	if cursor != "" {
-		min = "(" + cursor
+	ids, next, err := redisx.ZPage(ctx, s.rdb, s.keyProfiles(tenant), cursor, limit)
+	if errors.Is(err, redisx.ErrBadCursor) {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadCursor, err)
 	}
-	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.keyProfiles(tenant), Start: min, Stop: "+", ByLex: true, Count: int64(limit),
-	}).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: scan profiles: %w", err)
-	}
-	next := ""
-	if len(ids) == limit {
-		next = ids[len(ids)-1]
 	}
 	ps, err := s.GetProfiles(ctx, tenant, ids)
 	if err != nil {

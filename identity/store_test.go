@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -205,10 +206,13 @@ func suiteDelete(t *testing.T, g *rig) {
 func suiteScan(t *testing.T, g *rig) {
 	var events []schemas.Event
 	for i := range 25 {
-		events = append(events, schemas.Event{Type: "identify", MessageID: "s" + itoa(i), UserID: "u" + itoa(i)})
+		// created newest first by event time: listed in that order reversed
+		events = append(events, schemas.Event{Type: "identify", MessageID: "s" + itoa(i), UserID: "u" + itoa(i),
+			Timestamp: fixedNow.Add(-time.Duration(i) * time.Second)})
 	}
 	g.apply(t, events...)
 	seen := map[string]bool{}
+	var order []string
 	cursor := ""
 	for {
 		ps, next, err := g.store.ScanProfiles(context.Background(), g.tenant, cursor, 7)
@@ -220,6 +224,7 @@ func suiteScan(t *testing.T, g *rig) {
 				t.Fatalf("%s returned twice", p.ID)
 			}
 			seen[p.ID] = true
+			order = append(order, p.ID)
 		}
 		if next == "" {
 			break
@@ -228,6 +233,14 @@ func suiteScan(t *testing.T, g *rig) {
 	}
 	if len(seen) != 25 {
 		t.Fatalf("scan returned %d profiles, want 25", len(seen))
+	}
+	for k, pid := range order {
+		if want := g.profile(t, "user_id:u"+itoa(24-k)).ID; pid != want {
+			t.Fatalf("profile %d of the scan is %s, want u%d's %s (creation order)", k, pid, 24-k, want)
+		}
+	}
+	if _, _, err := g.store.ScanProfiles(context.Background(), g.tenant, "soon:p1", 7); !errors.Is(err, ErrBadCursor) {
+		t.Fatalf("bad cursor: %v", err)
 	}
 	ids := []string{g.profile(t, "user_id:u3").ID, "nope", g.profile(t, "user_id:u1").ID}
 	ps, err := g.store.GetProfiles(context.Background(), g.tenant, ids)

@@ -22,6 +22,8 @@ const KindSegment = "segment"
 var (
 	// ErrSegmentNotFound is returned for an unknown segment id.
 	ErrSegmentNotFound = errors.New("segmenter: segment not found")
+	// ErrBadCursor is returned by ScanMembers for a cursor it did not return.
+	ErrBadCursor = errors.New("segmenter: invalid cursor")
 	// ErrConflict is returned when a state write lost a race too many times.
 	ErrConflict = errors.New("segmenter: concurrent update conflict")
 	// ErrMissingDep is returned by New for a missing dependency.

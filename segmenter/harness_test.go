@@ -324,6 +324,8 @@ func eventUpdate(pid, name string, at time.Time, props map[string]any, traits ma
 	return schemas.ProfileUpdate{ProfileID: pid, Traits: traits, Event: &schemas.EventSummary{Type: "track", Name: name, MessageID: fmt.Sprint(name, at.UnixNano(), msgSeq.Add(1)), Properties: props, Timestamp: at}}
 }
 
+// members lists a segment's members through ScanMembers, pages of 7,
+// sorted by id.
 func (h *harness) members(seg string) []string {
 	h.t.Helper()
 	var all []string
@@ -335,6 +337,7 @@ func (h *harness) members(seg string) []string {
 		}
 		all = append(all, ids...)
 		if next == "" {
+			sort.Strings(all) // (listed in the order they entered)
 			return all
 		}
 		cursor = next

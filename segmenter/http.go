@@ -254,6 +254,10 @@ func (s *Service) segmentMembers(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "segment not found", "")
 		return
 	}
+	if errors.Is(err, ErrBadCursor) {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned", "cursor")
+		return
+	}
 	if err != nil {
 		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "membership store unavailable", "")
 		return

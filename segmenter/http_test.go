@@ -110,6 +110,9 @@ func TestAPICrudMembersStatusPreview(t *testing.T) {
 	if code, body := h.do("GET", "/v1/segments/"+id+"/members?limit=0", nil); code != 400 || body["field"] != "limit" {
 		t.Fatalf("bad limit: %d %v", code, body)
 	}
+	if code, body := h.do("GET", "/v1/segments/"+id+"/members?cursor=x:m01", nil); code != 400 || body["field"] != "cursor" {
+		t.Fatalf("bad cursor: %d %v", code, body)
+	}
 	code, st := h.do("GET", "/v1/segments/"+id+"/status", nil)
 	if code != 200 || st["size"] != 25.0 {
 		t.Fatalf("status: %d %v", code, st)

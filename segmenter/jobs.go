@@ -201,7 +201,7 @@ func (s *Service) dropMembers(ctx context.Context, tenant string, seg Segment) (
 		if ctx.Err() != nil {
 			return false, nil
 		}
-		ids, err := s.rdb.ZRangeByLex(ctx, keys.members(seg.ID), &redis.ZRangeBy{Min: "-", Max: "+", Count: int64(s.cfg.BackfillPage)}).Result()
+		ids, err := s.rdb.ZRange(ctx, keys.members(seg.ID), 0, int64(s.cfg.BackfillPage)-1).Result()
 		if err != nil {
 			return false, fmt.Errorf("segmenter: read members: %w", err)
 		}

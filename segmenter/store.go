@@ -216,9 +216,11 @@ func (s *Service) ProfileSegments(ctx context.Context, tenant, profileID string)
 	return out, nil
 }
 
-// ScanMembers pages through a segment's member profile ids in id order.
-// cursor "" starts; the returned cursor is "" at the end. An unknown
-// segment is ErrSegmentNotFound.
+// ScanMembers pages through a segment's member profile ids in the order
+// they entered (then by id). cursor "" starts; the returned cursor is ""
+// at the end; a member that stays in through a whole scan is returned
+// exactly once. An unknown segment is ErrSegmentNotFound, a cursor it did
+// not return ErrBadCursor.
 func (s *Service) ScanMembers(ctx context.Context, tenant, segmentID, cursor string, limit int) ([]string, string, error) {
 	if _, ok := s.reg.get(tenant, segmentID); !ok {
 		return nil, "", fmt.Errorf("%w: %s", ErrSegmentNotFound, segmentID)
@@ -226,20 +228,12 @@ func (s *Service) ScanMembers(ctx context.Context, tenant, segmentID, cursor str
 	if limit <= 0 {
 		limit = 100
 	}
-	min := "-"
-	if cursor != "" {
-		min = "(" + cursor
+	ids, next, err := redisx.ZPage(ctx, s.rdb, keysFor(s.cfg.Namespace, tenant).members(segmentID), cursor, limit)
+	if errors.Is(err, redisx.ErrBadCursor) {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadCursor, err)
 	}
-	ids, err := s.rdb.ZRangeByLex(ctx, keysFor(s.cfg.Namespace, tenant).members(segmentID), &redis.ZRangeBy{
-		Min: min, Max: "+", Count: int64(limit + 1),
-	}).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("segmenter: scan members: %w", err)
-	}
-	next := ""
-	if len(ids) > limit {
-		ids = ids[:limit]
-		next = ids[limit-1]
 	}
 	return ids, next, nil
 }
