@@ -32,11 +32,11 @@ Run "user360 <command> -h" for the flags of a command.
 
 func run(args []string, stdout, stderr io.Writer) int {
 	startPprof()
-	tuneGC()
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
+	tuneGC(args[0])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
