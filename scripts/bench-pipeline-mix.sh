@@ -3,15 +3,18 @@
 # (every role in one process, the embedded broker, the local Redis in DB
 # ${REDIS_DB:-4}), 100 segments (created by a 100-event pipeline run), then
 # `user360 load --mode batch` sends tracks of ${USERS:-10000} users for
-# ${DURATION:-5s} as fast as the gateway takes them; the script reads the
-# process's metrics every second until the segmenter has applied every
-# update and prints events/s from the first send to the last update.
+# ${DURATION:-5s} as fast as the gateway takes them (or at RATE events/s:
+# whether the pipeline sustains that rate, with little left to drain when
+# the sending stops); the script reads the process's metrics every second
+# until the segmenter has applied every update and prints events/s from the
+# first send to the last update, and the drain (the time after the last send).
 # (scripts/bench-pipeline.sh measures the other extreme: every event a new
 # user who enters a segment.)
 #   RUNS=3 USERS=10000 DURATION=5s ./scripts/bench-pipeline-mix.sh
+#   RATE=36000 DURATION=20s ./scripts/bench-pipeline-mix.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3} USERS=${USERS:-10000} DURATION=${DURATION:-5s} REDIS_DB=${REDIS_DB:-4}
+RUNS=${RUNS:-3} USERS=${USERS:-10000} DURATION=${DURATION:-5s} REDIS_DB=${REDIS_DB:-4} RATE=${RATE:-0}
 bin=$(mktemp -d)/user360
 go build -o "$bin" ./cmd/user360
 # sum of a counter's samples whose labels match $2
@@ -28,8 +31,9 @@ for run in $(seq "$RUNS"); do
     --write-key wk --api-key ak >/dev/null
   base=$(metric user360_segmenter_updates_total applied)
   start=$(date +%s.%N)
-  sent=$("$bin" load --mode batch --duration "$DURATION" --users "$USERS" --batch-size 100 --conns 8 --write-key wk |
+  sent=$("$bin" load --mode batch --duration "$DURATION" --rate "$RATE" --users "$USERS" --batch-size 100 --conns 8 --write-key wk |
     grep -o 'events=[0-9]*' | cut -d= -f2)
+  sent_t=$(date +%s.%N)
   last=$base; last_t=$start
   while sleep 1; do
     n=$(metric user360_segmenter_updates_total applied)
@@ -37,7 +41,7 @@ for run in $(seq "$RUNS"); do
     last=$n; last_t=$(date +%s.%N)
   done
   events=$(metric user360_identity_messages_total 'type="track"')
-  echo "sent=$sent tracks_applied=$events segmenter_updates=$((last - base)) elapsed=$(echo "$last_t - $start" | bc)s pipeline_events/s=$(echo "$events / ($last_t - $start)" | bc)"
+  echo "sent=$sent tracks_applied=$events segmenter_updates=$((last - base)) elapsed=$(echo "$last_t - $start" | bc)s drain=$(echo "$last_t - $sent_t" | bc)s pipeline_events/s=$(echo "$events / ($last_t - $start)" | bc)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 redis-cli -n "$REDIS_DB" flushdb >/dev/null

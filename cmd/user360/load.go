@@ -31,7 +31,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.Users, "users", 100000, "distinct user ids")
 	fs.StringVar(&p.APIKey, "api-key", os.Getenv("USER360_DEV_API_KEY"), "pipeline: API key [USER360_DEV_API_KEY]")
 	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "pipeline: Kafka brokers, to read segment changes")
-	fs.IntVar(&p.Rate, "rate", 0, "pipeline: events per second (0: as fast as accepted)")
+	fs.IntVar(&p.Rate, "rate", 0, "events per second over all connections (0: as fast as accepted)")
 	fs.IntVar(&p.Events, "events", 100000, "pipeline: events to send")
 	fs.IntVar(&p.ExtraSegments, "extra-segments", 99, "pipeline: segments defined besides the measured one")
 	fs.BoolVar(&p.Stages, "stages", false, "pipeline: also split the latency by stage (identity, segmenter) from the records' timestamps")
@@ -49,6 +49,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stdout, res)
 		return nil
 	}
+	c.Rate = p.Rate
 	res, err := loadgen.Run(ctx, c)
 	if err != nil {
 		return err

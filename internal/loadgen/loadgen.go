@@ -24,6 +24,7 @@ type Config struct {
 	BatchSize  int           // events per batch request (mode batch)
 	EventBytes int           // approximate size of one event
 	Users      int           // distinct user ids
+	Rate       int           // events per second over all connections (0: as fast as the gateway takes them)
 }
 
 // Validate checks the configuration.
@@ -37,6 +38,8 @@ func (c Config) Validate() error {
 		return errors.New("loadgen: conns and duration must be positive")
 	case c.Duration > time.Hour:
 		return errors.New("loadgen: duration is capped at one hour")
+	case c.Rate < 0:
+		return errors.New("loadgen: rate must not be negative")
 	}
 	return nil
 }
@@ -96,13 +99,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	results := make([]workerResult, cfg.Conns)
 	var wg sync.WaitGroup
 	start := time.Now()
+	pace := newPacer(start, cfg)
 	for w := 0; w < cfg.Conns; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			res := workerResult{statuses: map[int]int{}}
 			gen := newGenerator(w, cfg)
-			for ctx.Err() == nil {
+			for pace.wait(ctx) {
 				body, n := gen.next()
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.SetBasicAuth(cfg.WriteKey, "")
