@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/wait"
 )
 
 // publishLoop takes batches in row order: counts their rows (the seen set
@@ -122,7 +124,7 @@ func (j *job) publish(ctx context.Context, recs []*kgo.Record) error {
 // retry runs fn up to 1+PublishRetries times with a doubling backoff,
 // stopping when ctx is done.
 func (j *job) retry(ctx context.Context, fn func() error) error {
-	wait := 200 * time.Millisecond
+	pause := 200 * time.Millisecond
 	var err error
 	for attempt := 0; ; attempt++ {
 		if err = fn(); err == nil {
@@ -131,13 +133,9 @@ func (j *job) retry(ctx context.Context, fn func() error) error {
 		if attempt >= j.s.cfg.PublishRetries || ctx.Err() != nil {
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !wait.Sleep(ctx, pause) {
 			return err
-		case <-t.C:
 		}
-		wait *= 2
+		pause *= 2
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/user360/user360/internal/wait"
 )
 
 // Handler processes one polled batch of records. It must be idempotent: after
@@ -227,7 +229,7 @@ func (c *Consumer) retry(ctx context.Context, msg string, records int, fn func()
 			return false
 		}
 		c.log.Error().Err(err).Int("records", records).Dur("retry_in", backoff).Msg(msg)
-		if !sleepCtx(ctx, backoff) {
+		if !wait.Sleep(ctx, backoff) {
 			return false
 		}
 		backoff = min(backoff*2, 5*time.Second)
@@ -239,18 +241,6 @@ func (c *Consumer) retry(ctx context.Context, msg string, records int, fn func()
 func (c *Consumer) commit(ctx context.Context, records []*kgo.Record) {
 	if err := c.cl.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
 		c.log.Warn().Err(err).Msg("commit failed")
-	}
-}
-
-// sleepCtx waits d, or less if ctx ends first (then it returns false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

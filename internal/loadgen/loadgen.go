@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			defer wg.Done()
 			res := workerResult{statuses: map[int]int{}}
 			gen := newGenerator(w, cfg)
-			for pace.wait(ctx) {
+			for pace.await(ctx) {
 				body, n := gen.next()
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.SetBasicAuth(cfg.WriteKey, "")

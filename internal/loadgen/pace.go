@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/user360/user360/internal/wait"
 )
 
 // pacer spaces the requests of all workers evenly for Config.Rate: the
@@ -27,23 +29,12 @@ func newPacer(start time.Time, cfg Config) *pacer {
 	return p
 }
 
-// wait blocks until the next request's slot and reports whether to send
+// await blocks until the next request's slot and reports whether to send
 // it (false once ctx is done).
-func (p *pacer) wait(ctx context.Context) bool {
+func (p *pacer) await(ctx context.Context) bool {
 	if p.interval <= 0 {
 		return ctx.Err() == nil
 	}
 	at := p.start.Add(time.Duration(p.n.Add(1)-1) * p.interval)
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return wait.Sleep(ctx, time.Until(at))
 }

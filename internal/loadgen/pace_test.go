@@ -16,7 +16,7 @@ func TestPacerSpacesRequests(t *testing.T) {
 		t.Fatalf("interval %v", p.interval)
 	}
 	for k := range 20 {
-		if !p.wait(context.Background()) {
+		if !p.await(context.Background()) {
 			t.Fatal("wait refused")
 		}
 		if el := time.Since(start); el < time.Duration(k)*p.interval {
@@ -26,11 +26,11 @@ func TestPacerSpacesRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	slow := newPacer(time.Now(), Config{Mode: "track", Rate: 1}) // one a second
-	slow.wait(ctx)                                               // slot 0: now
-	if slow.wait(ctx) {
+	slow.await(ctx)                                              // slot 0: now
+	if slow.await(ctx) {
 		t.Fatal("a done context should end the wait")
 	}
-	if free := newPacer(time.Now(), Config{Mode: "batch", BatchSize: 10}); free.interval != 0 || !free.wait(context.Background()) {
+	if free := newPacer(time.Now(), Config{Mode: "batch", BatchSize: 10}); free.interval != 0 || !free.await(context.Background()) {
 		t.Fatal("no rate: no pacing")
 	}
 }
