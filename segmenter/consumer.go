@@ -230,8 +230,7 @@ func (s *Service) recordOffset(p *pstate, u *update) {
 		p.st.Offsets = map[string]int64{}
 	}
 	if u.offset > p.st.Offsets[partitionKey(u.partition)] {
-		p.st.Offsets[partitionKey(u.partition)] = u.offset
-		p.dirty = true
+		p.st.Offsets[partitionKey(u.partition)] = u.offset // written with the state's next change
 	}
 }
 
@@ -249,8 +248,10 @@ func (s *Service) applyOnce(ctx context.Context, ec *evalCtx, p *pstate, u *upda
 	if p.st.Offsets == nil {
 		p.st.Offsets = map[string]int64{}
 	}
+	// Recorded, not a reason to write: an update that changed nothing
+	// changes nothing when applied again (the state is written with its
+	// offsets when something does change).
 	p.st.Offsets[pk] = u.offset
-	p.dirty = true
 	return nil
 }
 

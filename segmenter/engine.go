@@ -1,6 +1,7 @@
 package segmenter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -245,11 +246,18 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 		// profile.updated record that follows), so seed skips the read.
 		p.events = &schemas.ProfileEvents{}
 	}
-	if u.UserID != "" {
+	// The state is written only when it changes (p.dirty): most updates
+	// of a known profile (an event no condition counts, the same traits)
+	// change nothing but the applied offset, which is then kept in memory
+	// and written with the next change. Applying such an update again
+	// after a crash changes nothing either.
+	if u.UserID != "" && u.UserID != p.st.UserID {
 		p.st.UserID = u.UserID
+		p.dirty = true
 	}
-	if len(u.Identities) > 0 {
+	if len(u.Identities) > 0 && !slices.Equal(u.Identities, p.st.Identities) {
 		p.st.Identities = u.Identities
+		p.dirty = true
 	}
 	cands := make([]*compiled, 0, 16)
 	if u.Type == schemas.UserDeleted {
@@ -286,11 +294,13 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 				}
 			}
 		}
-		p.setTraits(u.traitsRaw)
+		if p.st.Traits == nil || !bytes.Equal(u.traitsRaw, p.st.Traits) {
+			p.setTraits(u.traitsRaw)
+			p.dirty = true
+		}
 		for _, k := range changed {
 			cands = append(cands, ec.ix.byTrait[k]...)
 		}
-		p.dirty = true
 	}
 	// The event.
 	if e := u.Event; e != nil && e.Name != "" {
@@ -300,11 +310,15 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 		}
 		for _, c := range conds {
 			if c.Match(u.eventProperties(), e.Timestamp, ec.loc) {
-				p.st.Conds[c.Key()] = c.Retain(p.st.Conds[c.Key()], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc)
+				k := c.Key()
+				old := slices.Clone(p.st.Conds[k]) // (Retain may write into its argument)
+				if ts := c.Retain(p.st.Conds[k], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc); !slices.Equal(ts, old) {
+					p.st.Conds[k] = ts
+					p.dirty = true
+				}
 			}
 		}
 		cands = append(cands, ec.ix.byEvent[e.Name]...)
-		p.dirty = true
 	}
 	if fresh {
 		cands = append(cands, ec.ix.vacuous...)

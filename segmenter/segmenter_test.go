@@ -173,6 +173,39 @@ func TestRedeliveryPublishesNothingTwice(t *testing.T) {
 	checkAlternation(t, h.sink.all())
 }
 
+// An update that changes nothing (the same traits, an event no condition
+// counts) writes no state: its offset waits for the state's next change.
+// Applied again meanwhile (a redelivery before that change) it still
+// changes nothing; after the change it is a duplicate.
+func TestUnchangedUpdateWritesNothing(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("India", `{"trait":"country","op":"eq","value":"IN"}`)
+	ctx := context.Background()
+	version := func() string { return h.rdb.HGet(ctx, h.ns+":{"+h.tenant+"}:seg:p:p1", "v").Val() }
+	in := map[string]any{"country": "IN"}
+	h.handle(h.rec(traitsUpdate("p1", in)))
+	v1 := version()
+	same := h.rec(eventUpdate("p1", "Page Viewed", h.clock.Now(), nil, in))
+	h.handle(same)
+	if v := version(); v != v1 {
+		t.Fatalf("an update that changed nothing wrote the state: version %s → %s", v1, v)
+	}
+	h.handle(same)
+	if v := version(); v != v1 {
+		t.Fatalf("applied again: version %s → %s", v1, v)
+	}
+	h.handle(h.rec(traitsUpdate("p1", map[string]any{"country": "US"}, "country")))
+	if version() == v1 {
+		t.Fatal("a change must write the state")
+	}
+	h.handle(same)
+	got := changesOf(h.sink.all(), seg, "p1")
+	if !reflect.DeepEqual(got, []string{"entered:event", "exited:event"}) {
+		t.Fatalf("changes %v", got)
+	}
+	checkAlternation(t, h.sink.all())
+}
+
 func TestCrashBetweenRedisWriteAndPublish(t *testing.T) {
 	for _, b := range testenv.RedisBackends() {
 		t.Run(b.Name, func(t *testing.T) { crashBetweenRedisWriteAndPublish(t, b.Client) })
