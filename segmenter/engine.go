@@ -310,10 +310,12 @@ func (s *Service) applyUpdate(ctx context.Context, ec *evalCtx, p *pstate, u *up
 		}
 		for _, c := range conds {
 			if c.Match(u.eventProperties(), e.Timestamp, ec.loc) {
+				// Retain may write into its argument's array: keep what it
+				// returns, compare with a copy
 				k := c.Key()
-				old := slices.Clone(p.st.Conds[k]) // (Retain may write into its argument)
-				if ts := c.Retain(p.st.Conds[k], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc); !slices.Equal(ts, old) {
-					p.st.Conds[k] = ts
+				old := slices.Clone(p.st.Conds[k])
+				p.st.Conds[k] = c.Retain(p.st.Conds[k], rules.Stamp(e.Timestamp, e.MessageID), ec.now, ec.loc)
+				if !slices.Equal(p.st.Conds[k], old) {
 					p.dirty = true
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/schemas"
 )
@@ -118,5 +119,31 @@ func TestTimerFollowsTheDeadline(t *testing.T) {
 	h.fireTimers()
 	if got := timers(); len(h.members(seg)) != 0 || len(got) != 0 {
 		t.Fatalf("after the window: members %v, timers %v", h.members(seg), got)
+	}
+}
+
+// An event older than the stamps a counted window keeps changes nothing:
+// its stamp is added, then trimmed. The kept stamps, and so the deadline,
+// are still the newest ones, also when the stamps' array had room for the
+// insertion (several events of one profile in one batch).
+func TestOlderEventLeavesTheNewestStamps(t *testing.T) {
+	h := newHarness(t, opts{})
+	seg := h.segment("Regulars", `{"event":"Visit","count":{"op":"gte","value":2},"within":{"value":1,"unit":"days"}}`)
+	h.clock.Set(t0.Add(10 * time.Second))
+	var recs []*kgo.Record
+	for _, s := range []int{1, 2, 3, 4, 5, 0} {
+		recs = append(recs, h.rec(eventUpdate("p1", "Visit", t0.Add(time.Duration(s)*time.Second), nil, nil)))
+	}
+	h.handle(recs...)
+	z, err := h.rdb.ZRangeWithScores(context.Background(), h.ns+":{"+h.tenant+"}:seg:timers", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the newest three stamps are kept (seconds 3, 4, 5); the next time the
+	// count changes is when second 3 is a day old (with the stamp of second
+	// 0 kept instead, it would be second 0)
+	want := []redis.Z{{Score: float64(t0.Add(3*time.Second + 24*time.Hour).UnixMilli()), Member: "p1"}}
+	if len(h.members(seg)) != 1 || !reflect.DeepEqual(z, want) {
+		t.Fatalf("members %v, timers %v, want %v", h.members(seg), z, want)
 	}
 }
