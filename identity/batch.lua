@@ -12,6 +12,7 @@
 --   "a", messageId, message JSON            apply.lua's full logic
 --   "p", L, plan arguments (L)              fast.lua's plan; stop if it fails
 --   "P", L, plan arguments (L), message JSON  fast.lua's plan, else full logic
+--   "q", "Q": as "p", "P" with a simple plan (fast.lua)
 --
 -- Dedup marks live in hashes dd:<bucket> (field messageId, value the
 -- output until it is published, then "1"), one per DedupTTL/4 of time: a
@@ -39,7 +40,9 @@ while i <= #ARGV do
   else
     local l = tonumber(ARGV[i + 1])
     e.at, e.last, e.mid = i + 2, i + 1 + l, ARGV[i + 2]
-    if e.kind == "P" then
+    e.simple = e.kind == "q" or e.kind == "Q"
+    e.stop = e.kind == "p" or e.kind == "q"
+    if not e.stop then
       e.pay = ARGV[i + 2 + l]
       i = i + 3 + l
     else
@@ -63,8 +66,8 @@ end
 local tbn = redis.call("EXISTS", P .. "tbn") == 1
 local function handle(e)
   if e.kind ~= "a" then
-    if fastApply(P, ZK, e.at, e.last, tbn) then return {0}, ARGV[e.at + 4] end
-    if e.kind == "p" then return nil end
+    if fastApply(P, ZK, e.at, e.last, tbn, e.simple) then return {0}, ARGV[e.at + 4] end
+    if e.stop then return nil end
   end
   local r, stored = fullApply(P, ZK, cjson.decode(e.pay), e.kind ~= "a")
   tbn = redis.call("EXISTS", P .. "tbn") == 1

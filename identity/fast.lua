@@ -21,6 +21,9 @@
 --   then d: profile fields to delete follow
 --   then field/value pairs to set on the profile (merge and event counter
 --     included: the processor knows the counts), up to ARGV[last]
+-- A simple plan (no new identifier, no merge, nothing to delete: most
+-- messages of known people) leaves out k, the merge's three and d: every
+-- argument costs Redis about 0.1 µs to read and hand to Lua.
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
@@ -59,8 +62,9 @@ end
 
 -- fastApply writes a planned message (plan arguments ARGV[i..last]) if
 -- the profiles are as planned and returns true, else writes nothing and
--- returns false. tbn: a deletion happened lately in the tenant.
-local function fastApply(P, ZK, i, last, tbn)
+-- returns false. tbn: a deletion happened lately in the tenant; simple:
+-- the plan is a simple one.
+local function fastApply(P, ZK, i, last, tbn, simple)
   local pid = ARGV[i + 1]
   local pk = P .. "p:" .. pid
   local want = ARGV[i + 2]
@@ -81,6 +85,12 @@ local function fastApply(P, ZK, i, last, tbn)
     end
   end
   i = i + n + 1
+  if simple then
+    if want == "" then redis.call("ZADD", ZK, ARGV[base + 5], pid) end
+    redis.call("HSET", pk, "_v", ARGV[base + 3], unpack(ARGV, i, last))
+    if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], tonumber(ARGV[base + 7])) end
+    return true
+  end
   local k = tonumber(ARGV[i])
   for j = i + 1, i + k do
     if redis.call("EXISTS", P .. "id:" .. ARGV[j]) == 1 then return false end

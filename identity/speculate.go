@@ -13,6 +13,7 @@ type fastPlan struct {
 	fallback bool
 	prof     *cachedProfile // to confirm when the plan held
 	args     []any          // ARGV of the script (fast.lua's part)
+	simple   bool           // args are a simple plan's (fast.lua)
 	out      luaOut         // the output when applied
 	// hold: the writes are held (held.go), not sent; the plan's writes
 	hold     bool
@@ -240,6 +241,13 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		stored, m.Ts, timeline, m.Cap, len(m.Ids))
 	for _, id := range m.Ids {
 		args = append(args, id)
+	}
+	if fp.simple = len(newIDs) == 0 && absorbed == nil && ops.dels == 0; fp.simple {
+		for _, o := range ops.ops {
+			args = append(args, o.field, o.val)
+		}
+		fp.args = args
+		return fp
 	}
 	args = append(args, len(newIDs))
 	for _, id := range newIDs {

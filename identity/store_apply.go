@@ -210,16 +210,24 @@ func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 	if f == nil {
 		return append(args, "a", x.Msg.Mid, scriptPayload(&x.Msg))
 	}
-	kind := "p"
-	if fallback || f.fallback {
-		kind = "P"
-	}
+	withMsg := fallback || f.fallback
+	kind := planKinds[b2i(f.simple)][b2i(withMsg)]
 	args = append(args, kind, len(f.args))
 	args = append(args, f.args...)
-	if kind == "P" {
+	if withMsg {
 		args = append(args, scriptPayload(&x.Msg))
 	}
 	return args
+}
+
+// planKinds[simple][with its message] is a plan's kind in batch.lua.
+var planKinds = [2][2]string{{"p", "P"}, {"q", "Q"}}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // messageArgCount is how many arguments appendMessageArgs adds for x (at

@@ -12,11 +12,16 @@
 # user who enters a segment.)
 #   RUNS=3 USERS=10000 DURATION=5s ./scripts/bench-pipeline-mix.sh
 #   RATE=36000 DURATION=20s ./scripts/bench-pipeline-mix.sh
+#   BIN=/tmp/user360-old ./scripts/bench-pipeline-mix.sh   (A/B a build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} USERS=${USERS:-10000} DURATION=${DURATION:-5s} REDIS_DB=${REDIS_DB:-4} RATE=${RATE:-0}
-bin=$(mktemp -d)/user360
-go build -o "$bin" ./cmd/user360
+# BIN=path runs that binary instead of building one from the tree
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  bin=$(mktemp -d)/user360
+  go build -o "$bin" ./cmd/user360
+fi
 # sum of a counter's samples whose labels match $2
 metric() {
   curl -s http://127.0.0.1:8360/metrics | awk -v m="$1" -v l="$2" 'index($0, m"{") == 1 && $0 ~ l {s += $NF} END {printf "%d", s}'

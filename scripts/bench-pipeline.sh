@@ -8,12 +8,17 @@
 # PERSIST=1 runs the broker with --data-dir (a directory kept after the
 # run); MEMORY=1 with --memory-log (the log in the process's memory); the
 # default is dev's default, a temporary directory removed at exit.
+# BIN=/tmp/user360-old runs that build instead of the tree's (A/B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} RATE=${RATE:-5000} EVENTS=${EVENTS:-100000} REDIS_DB=${REDIS_DB:-4}
 BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99} PERSIST=${PERSIST:-0} MEMORY=${MEMORY:-0}
-bin=$(mktemp -d)/user360
-go build -o "$bin" ./cmd/user360
+# BIN=path runs that binary instead of building one from the tree
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  bin=$(mktemp -d)/user360
+  go build -o "$bin" ./cmd/user360
+fi
 for run in $(seq "$RUNS"); do
   data=$(mktemp -d)
   redis-cli -n "$REDIS_DB" flushdb >/dev/null
