@@ -7,7 +7,8 @@
 # whether the pipeline sustains that rate, with little left to drain when
 # the sending stops); the script reads the process's metrics every second
 # until the segmenter has applied every update and prints events/s from the
-# first send to the last update, and the drain (the time after the last send).
+# first send to the last update, the drain (the time after the last send),
+# and the CPU an event of `user360 dev`, Redis and the load tool.
 # (scripts/bench-pipeline.sh measures the other extreme: every event a new
 # user who enters a segment.)
 #   RUNS=3 USERS=10000 DURATION=5s ./scripts/bench-pipeline-mix.sh
@@ -22,6 +23,11 @@ if [ -z "$bin" ]; then
   bin=$(mktemp -d)/user360
   go build -o "$bin" ./cmd/user360
 fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# CPU (user + system) of a process in clock ticks, and of the Redis server in s
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+redis_cpu() { redis-cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
 # sum of a counter's samples whose labels match $2
 metric() {
   curl -s http://127.0.0.1:8360/metrics | awk -v m="$1" -v l="$2" 'index($0, m"{") == 1 && $0 ~ l {s += $NF} END {printf "%d", s}'
@@ -35,9 +41,11 @@ for run in $(seq "$RUNS"); do
   "$bin" load --mode pipeline --rate 0 --events 100 --batch-size 10 --conns 4 --extra-segments 99 \
     --write-key wk --api-key ak >/dev/null
   base=$(metric user360_segmenter_updates_total applied)
-  start=$(date +%s.%N)
-  sent=$("$bin" load --mode batch --duration "$DURATION" --rate "$RATE" --users "$USERS" --batch-size 100 --conns 8 --write-key wk |
-    grep -o 'events=[0-9]*' | cut -d= -f2)
+  start=$(date +%s.%N) ticks0=$(ticks "$pid") rcpu0=$(redis_cpu)
+  TIMEFORMAT='%U %S'
+  { time "$bin" load --mode batch --duration "$DURATION" --rate "$RATE" --users "$USERS" --batch-size 100 --conns 8 \
+      --write-key wk >"$out/load"; } 2>"$out/time"
+  sent=$(grep -o 'events=[0-9]*' "$out/load" | cut -d= -f2)
   sent_t=$(date +%s.%N)
   last=$base; last_t=$start
   while sleep 1; do
@@ -46,7 +54,13 @@ for run in $(seq "$RUNS"); do
     last=$n; last_t=$(date +%s.%N)
   done
   events=$(metric user360_identity_messages_total 'type="track"')
+  ticks1=$(ticks "$pid") rcpu1=$(redis_cpu)
   echo "sent=$sent tracks_applied=$events segmenter_updates=$((last - base)) elapsed=$(echo "$last_t - $start" | bc)s drain=$(echo "$last_t - $sent_t" | bc)s pipeline_events/s=$(echo "$events / ($last_t - $start)" | bc)"
+  # CPU an event: the dev process, Redis, and the load tool (whose work is
+  # the same in every run: it tells how fast the machine was)
+  echo "cpu_us/event dev=$(echo "scale=1; ($ticks1 - $ticks0) * 1000000 / $(getconf CLK_TCK) / $sent" | bc)" \
+    "redis=$(echo "scale=1; ($rcpu1 - $rcpu0) * 1000000 / $sent" | bc)" \
+    "load=$(awk -v n="$sent" '{printf "%.1f", ($1 + $2) * 1000000 / n}' "$out/time")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 redis-cli -n "$REDIS_DB" flushdb >/dev/null
