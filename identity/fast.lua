@@ -21,8 +21,8 @@
 --   then d: profile fields to delete follow
 --   then field/value pairs to set on the profile (merge and event counter
 --     included: the processor knows the counts), up to ARGV[last]
--- A simple plan (no new identifier, no merge, nothing to delete: most
--- messages of known people) leaves out k, the merge's three and d: every
+-- A simple plan (an existing profile, no new identifier, no merge, nothing
+-- to delete: most messages of known people) leaves out k, the merge's three and d: every
 -- argument costs Redis about 0.1 µs to read and hand to Lua.
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
@@ -86,7 +86,6 @@ local function fastApply(P, ZK, i, last, tbn, simple)
   end
   i = i + n + 1
   if simple then
-    if want == "" then redis.call("ZADD", ZK, ARGV[base + 5], pid) end
     redis.call("HSET", pk, "_v", ARGV[base + 3], unpack(ARGV, i, last))
     if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], tonumber(ARGV[base + 7])) end
     return true

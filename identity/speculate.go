@@ -242,7 +242,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	for _, id := range m.Ids {
 		args = append(args, id)
 	}
-	if fp.simple = len(newIDs) == 0 && absorbed == nil && ops.dels == 0; fp.simple {
+	if fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0; fp.simple {
 		for _, o := range ops.ops {
 			args = append(args, o.field, o.val)
 		}
