@@ -22,8 +22,9 @@
 --   then field/value pairs to set on the profile (merge and event counter
 --     included: the processor knows the counts), up to ARGV[last]
 -- A simple plan (an existing profile, no new identifier, no merge, nothing
--- to delete: most messages of known people) leaves out k, the merge's three and d: every
--- argument costs Redis about 0.1 µs to read and hand to Lua.
+-- to delete: most messages of known people) leaves out k, the merge's
+-- three and d: every argument costs Redis about 0.1 µs to read and hand to
+-- Lua.
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's

@@ -18,11 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} USERS=${USERS:-10000} DURATION=${DURATION:-5s} REDIS_DB=${REDIS_DB:-4} RATE=${RATE:-0}
 # BIN=path runs that binary instead of building one from the tree
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  bin=$(mktemp -d)/user360
-  go build -o "$bin" ./cmd/user360
-fi
+bin=${BIN:-$(mktemp -d)/user360}
+[ -n "${BIN:-}" ] || go build -o "$bin" ./cmd/user360
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # CPU (user + system) of a process in clock ticks, and of the Redis server in s

@@ -14,11 +14,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3} RATE=${RATE:-5000} EVENTS=${EVENTS:-100000} REDIS_DB=${REDIS_DB:-4}
 BATCH=${BATCH:-10} CONNS=${CONNS:-16} SEGMENTS=${SEGMENTS:-99} PERSIST=${PERSIST:-0} MEMORY=${MEMORY:-0}
 # BIN=path runs that binary instead of building one from the tree
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  bin=$(mktemp -d)/user360
-  go build -o "$bin" ./cmd/user360
-fi
+bin=${BIN:-$(mktemp -d)/user360}
+[ -n "${BIN:-}" ] || go build -o "$bin" ./cmd/user360
 for run in $(seq "$RUNS"); do
   data=$(mktemp -d)
   redis-cli -n "$REDIS_DB" flushdb >/dev/null
