@@ -1,9 +1,9 @@
 package identity
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -67,11 +67,24 @@ func (d *evParser) lit(s string) bool {
 // str reads a string; \u escapes outside the surrogate range are decoded,
 // surrogates and invalid UTF-8 are not the simple shape.
 func (d *evParser) str() (string, bool) {
-	if !d.next('"') {
+	raw, esc, ok := d.strRaw()
+	if !ok {
 		return "", false
 	}
+	if !esc {
+		return string(raw), true
+	}
+	return jsonscan.Unescape(raw)
+}
+
+// strRaw reads a string and returns its bytes between the quotes (esc:
+// they hold escapes) without copying them.
+func (d *evParser) strRaw() (raw []byte, esc, ok bool) {
+	if !d.next('"') {
+		return nil, false, false
+	}
 	start := d.i
-	ascii, esc := true, false
+	ascii := true
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
@@ -79,24 +92,21 @@ func (d *evParser) str() (string, bool) {
 			raw := d.b[start:d.i]
 			d.i++
 			if !ascii && !utf8.Valid(raw) {
-				return "", false
+				return nil, false, false
 			}
-			if !esc {
-				return string(raw), true
-			}
-			return jsonscan.Unescape(raw)
+			return raw, esc, true
 		case c == '\\':
 			esc = true
 			d.i += 2
 			continue
 		case c < 0x20:
-			return "", false
+			return nil, false, false
 		case c >= 0x80:
 			ascii = false
 		}
 		d.i++
 	}
-	return "", false
+	return nil, false, false
 }
 
 // number reads a JSON number as encoding/json does into an interface.
@@ -215,6 +225,15 @@ func (d *evParser) object() (map[string]any, bool) {
 	return m, true
 }
 
+// typeNames maps each known message type to itself.
+var typeNames = func() map[string]string {
+	m := make(map[string]string, len(knownTypes))
+	for t := range knownTypes {
+		m[t] = t
+	}
+	return m
+}()
+
 // eventFields are the keys plainEvent decodes, in bit order.
 var eventFields = [...]string{"type", "messageId", "userId", "anonymousId", "event", "name", "category",
 	"previousId", "groupId", "traits", "properties", "context", "integrations", "timestamp", "sentAt", "receivedAt"}
@@ -222,9 +241,9 @@ var eventFields = [...]string{"type", "messageId", "userId", "anonymousId", "eve
 // fieldIndex is the index of an exact key in eventFields, -1 for an
 // unknown key that encoding/json would not match either, -2 for a key it
 // might match case-insensitively.
-func fieldIndex(k string) int {
+func fieldIndex(k []byte) int {
 	for i, f := range eventFields {
-		if k == f {
+		if string(k) == f {
 			return i
 		}
 	}
@@ -234,11 +253,22 @@ func fieldIndex(k string) int {
 		}
 	}
 	for _, f := range eventFields {
-		if strings.EqualFold(k, f) {
+		if bytes.EqualFold(k, []byte(f)) {
 			return -2
 		}
 	}
 	return -1
+}
+
+// key reads an object key of the top level: its bytes, unescaped (a copy
+// only when it holds escapes).
+func (d *evParser) key() ([]byte, bool) {
+	raw, esc, ok := d.strRaw()
+	if !ok || !esc {
+		return raw, ok
+	}
+	k, ok := jsonscan.Unescape(raw)
+	return []byte(k), ok
 }
 
 // event reads the whole value.
@@ -249,7 +279,7 @@ func (d *evParser) event(e *plainEvent) bool {
 	var seen uint32
 	if !d.next('}') {
 		for {
-			k, ok := d.str()
+			k, ok := d.key()
 			if !ok || !d.next(':') {
 				return false
 			}
@@ -298,6 +328,17 @@ func (d *evParser) field(fi int, e *plainEvent) bool {
 	case 0, 1, 2, 3, 4, 5, 6, 7, 8:
 		if d.peek() == 'n' {
 			return d.lit("null") // null leaves a string unchanged
+		}
+		if fi == 0 {
+			// a known type: its constant (no copy)
+			at := d.i
+			if raw, esc, ok := d.strRaw(); ok && !esc {
+				if t, known := typeNames[string(raw)]; known {
+					e.Type = t
+					return true
+				}
+			}
+			d.i = at
 		}
 		s, ok := d.str()
 		if !ok {

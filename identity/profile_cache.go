@@ -49,7 +49,8 @@ type cachedProfile struct {
 	// trj: the traits as one JSON object, as the last plan built it (nil
 	// = to build); a plan that changes no trait value reuses it
 	trj     json.RawMessage
-	c, s, u int64 // created, last seen, updated (ms); 0 = unset
+	c, s, u int64  // created, last seen, updated (ms); 0 = unset
+	ct, ut  msText // c and u in decimal, as the last plan wrote them
 	// unconfirmed: a plan created the profile (or merged one such into it)
 	// and Redis has not confirmed it yet; plans on it carry their message
 	// so that the full logic applies them if it does not hold.
@@ -80,8 +81,11 @@ func newProfileCache(max int) *profileCache {
 // versionToken is the "_v" a write of message mid sets on a profile whose
 // token was prev (apply.lua and fast.lua compute the same).
 func versionToken(prev, mid string) string {
-	h := sha1.Sum([]byte(prev + "|" + mid))
-	return hex.EncodeToString(h[:8])
+	var in [96]byte
+	h := sha1.Sum(append(append(append(in[:0], prev...), '|'), mid...))
+	var out [16]byte
+	hex.Encode(out[:], h[:8])
+	return string(out[:])
 }
 
 func cacheKey(tenant, s string) string { return tenant + "\x00" + s }

@@ -12,9 +12,13 @@ type fastPlan struct {
 	// profile that Redis has not confirmed: it may not hold)
 	fallback bool
 	prof     *cachedProfile // to confirm when the plan held
-	args     []any          // ARGV of the script (fast.lua's part)
-	simple   bool           // args are a simple plan's (fast.lua)
-	out      luaOut         // the output when applied
+	// args: ARGV of the script (fast.lua's part), strings so that they
+	// reach go-redis as pointers (boxing a string in an any allocates);
+	// args[planStoredArg] is "" when stored holds the dedup value
+	args   []string
+	stored []byte
+	simple bool   // args are a simple plan's (fast.lua)
+	out    luaOut // the output when applied
 	// hold: the writes are held (held.go), not sent; the plan's writes
 	hold     bool
 	created  bool     // the profile is new
@@ -211,7 +215,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	fp.out = luaOut{
 		S: outOK, P: prof.pid, Ch: changes.list,
 		ID: append(luaList[string](nil), prof.ids...),
-		C:  strconv.FormatInt(prof.c, 10), Ls: strconv.FormatInt(prof.s, 10), U: strconv.FormatInt(prof.u, 10),
+		C:  prof.ct.of(prof.c, ts, m.Ts), Ls: msString(prof.s, ts, m.Ts), U: prof.ut.of(prof.u, ts, m.Ts),
 	}
 	if created {
 		fp.out.Cr = 1
@@ -223,9 +227,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		prof.trj = traitsObject(&prof.traits)
 	}
 	fp.out.TrJ = prof.trj // shared: read only
-	var stored any = "1"
+	stored := "1"
 	if m.Ns != 1 {
-		stored = encodeOut(&fp.out) // ([]byte: sent as it is)
+		fp.stored, stored = encodeOut(&fp.out), "" // ([]byte: sent as it is)
 	}
 	timeline := ""
 	if m.Ev != "" {
@@ -235,13 +239,11 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		fp.ops, fp.token, fp.timeline, fp.cap = ops, prof.token, timeline, m.Cap
 		return fp // never sent: no script arguments
 	}
-	args := make([]any, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
+	args := make([]string, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
 	// fast.lua's plan arguments
 	args = append(args, m.Mid, prof.pid, expected, prof.token,
-		stored, m.Ts, timeline, m.Cap, len(m.Ids))
-	for _, id := range m.Ids {
-		args = append(args, id)
-	}
+		stored, m.Ts, timeline, strconv.Itoa(m.Cap), strconv.Itoa(len(m.Ids)))
+	args = append(args, m.Ids...)
 	if fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0; fp.simple {
 		for _, o := range ops.ops {
 			args = append(args, o.field, o.val)
@@ -249,19 +251,15 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		fp.args = args
 		return fp
 	}
-	args = append(args, len(newIDs))
-	for _, id := range newIDs {
-		args = append(args, id)
-	}
+	args = append(args, strconv.Itoa(len(newIDs)))
+	args = append(args, newIDs...)
 	if absorbed != nil {
-		args = append(args, absorbed.pid, absorbedToken, len(absorbed.ids))
-		for _, id := range absorbed.ids {
-			args = append(args, id)
-		}
+		args = append(args, absorbed.pid, absorbedToken, strconv.Itoa(len(absorbed.ids)))
+		args = append(args, absorbed.ids...)
 	} else {
-		args = append(args, "", "", 0)
+		args = append(args, "", "", "0")
 	}
-	args = append(args, ops.dels)
+	args = append(args, strconv.Itoa(ops.dels))
 	for _, o := range ops.ops {
 		if o.del {
 			args = append(args, o.field)
@@ -274,6 +272,29 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	}
 	fp.args = args
 	return fp
+}
+
+// msString is ms in decimal: the message's own time text when they are
+// equal (no allocation).
+func msString(ms, ts int64, tsText string) string {
+	if ms == ts {
+		return tsText
+	}
+	return strconv.FormatInt(ms, 10)
+}
+
+// msText remembers a time's decimal text: a profile's created and updated
+// times change seldom, and the output of every plan carries them.
+type msText struct {
+	ms   int64
+	text string
+}
+
+func (t *msText) of(ms, ts int64, tsText string) string {
+	if t.text == "" || t.ms != ms {
+		t.ms, t.text = ms, msString(ms, ts, tsText)
+	}
+	return t.text
 }
 
 // absorbInto merges a cached profile into the survivor as apply.lua's

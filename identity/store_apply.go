@@ -208,17 +208,27 @@ func planCalls(in []applyInput) [][]int {
 func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 	f := x.fast
 	if f == nil {
-		return append(args, "a", x.Msg.Mid, scriptPayload(&x.Msg))
+		return append(args, "a", &x.Msg.Mid, scriptPayload(&x.Msg))
 	}
 	withMsg := fallback || f.fallback
-	kind := planKinds[b2i(f.simple)][b2i(withMsg)]
-	args = append(args, kind, len(f.args))
-	args = append(args, f.args...)
+	// pointers: an any holds them without allocating
+	args = append(args, &planKinds[b2i(f.simple)][b2i(withMsg)], len(f.args))
+	for i := range f.args {
+		if i == planStoredArg && f.stored != nil {
+			args = append(args, f.stored)
+		} else {
+			args = append(args, &f.args[i])
+		}
+	}
 	if withMsg {
 		args = append(args, scriptPayload(&x.Msg))
 	}
 	return args
 }
+
+// planStoredArg is the index of the dedup value in a plan's arguments
+// (fast.lua's i+4).
+const planStoredArg = 4
 
 // planKinds[simple][with its message] is a plan's kind in batch.lua.
 var planKinds = [2][2]string{{"p", "P"}, {"q", "Q"}}
