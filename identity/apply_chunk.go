@@ -61,7 +61,7 @@ func (p *Processor) applyRounds(ctx context.Context, c *chunk, now time.Time) ([
 			p.fallbackLeft.Store(fallbackChunks)
 			p.m.scripts.WithLabelValues("halted").Add(float64(len(next)))
 			for _, i := range next {
-				in[i].fast, in[i].pending = nil, nil
+				in[i].fast, in[i].pending, in[i].inflight = nil, nil, nil
 				p.plan(&in[i], c.items[i].rules)
 			}
 		}
@@ -107,7 +107,7 @@ func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 		if x.fast != nil && (r == nil || r.NotRun || r.Err != nil || r.Replanned || r.Dup) {
 			c.drop(x.Tenant, x.fast.pid)
 		} else if x.fast != nil && x.fast.fallback {
-			c.confirm(x.fast.prof)
+			c.confirm(x.fast.prof, x.fast.token)
 		}
 		if r != nil && !r.NotRun && r.Err == nil && !r.Dup && (x.fast == nil || r.Replanned) {
 			switch r.Out.S {
@@ -124,6 +124,9 @@ func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 		}
 		if x.pending != nil {
 			c.clearPending(x.Tenant, x.pending)
+		}
+		if x.inflight != nil {
+			c.clearInflight(x.Tenant, x.inflight)
 		}
 	}
 }

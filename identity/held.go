@@ -15,8 +15,9 @@ import (
 // replay switches to it, and the replay is its only writer, so a message
 // that the profile cache plans exactly need not go through fast.lua's
 // checks: one that merges nothing, on a profile whose state Redis
-// confirmed or that it creates, whose new identifiers no earlier message
-// of the replay carried (so Redis cannot hold them). Its writes are kept
+// confirmed (and that no sent message may still change: no plan on it
+// awaits its reply) or that it creates, whose new identifiers no earlier
+// message of the replay carried (so Redis cannot hold them). Its writes are kept
 // in memory, merged with the later messages of the same profile, and
 // written as plain commands when something else needs the profile in
 // Redis (a message that goes to a script: its profiles are written first,
@@ -39,6 +40,11 @@ type heldWrites struct {
 	ids *seenFilter
 	// noHold: tenants with a deletion in this replay (under the cache's mutex)
 	noHold map[string]bool
+	// inflight: identifiers (cacheKey) of the profiles of sent plans not
+	// yet answered: Redis may still change those profiles in ways the
+	// cache does not know, so no message of theirs is held (under the
+	// cache's mutex)
+	inflight map[string]int
 
 	mu       sync.Mutex
 	profiles map[string]*heldProfile // cacheKey(tenant, pid)
@@ -74,7 +80,7 @@ const (
 )
 
 func newHeldWrites(expected int64) *heldWrites {
-	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(3 * expected), noHold: map[string]bool{}, profiles: map[string]*heldProfile{},
+	return &heldWrites{seen: newSeenFilter(expected), ids: newSeenFilter(3 * expected), noHold: map[string]bool{}, inflight: map[string]int{}, profiles: map[string]*heldProfile{},
 		maxProfiles: heldMaxProfiles, maxBytes: heldMaxBytes}
 }
 
@@ -114,6 +120,26 @@ func (h *heldWrites) add(tenant string, f *fastPlan) {
 			hp.timeline = append(hp.timeline[:0], hp.timeline[over:]...)
 		}
 	}
+}
+
+// anyInflight reports whether a sent plan on one of these identifiers
+// awaits its reply; the caller holds the cache's mutex.
+func (h *heldWrites) anyInflight(tenant string, ids []string) bool {
+	for _, id := range ids {
+		if h.inflight[cacheKey(tenant, id)] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// markInflight notes a sent plan on a profile with these identifiers and
+// returns what clearInflight releases; the caller holds the cache's mutex.
+func (h *heldWrites) markInflight(tenant string, ids []string) []string {
+	for _, id := range ids {
+		h.inflight[cacheKey(tenant, id)]++
+	}
+	return append([]string(nil), ids...)
 }
 
 // take removes and returns what is held for the given profiles (keys as
@@ -236,12 +262,15 @@ func (s *Store) queueMarks(ctx context.Context, pipe redis.Pipeliner, marks []de
 	}
 	fields := map[group][]any{}
 	var order []group
-	for _, d := range marks {
+	for i := range marks {
+		d := &marks[i]
 		g := group{d.tenant, d.bucket}
 		if _, ok := fields[g]; !ok {
 			order = append(order, g)
 		}
-		fields[g] = append(fields[g], d.mid, "1")
+		// a pointer: an any holds it without allocating (marks outlive
+		// the pipeline's Exec)
+		fields[g] = append(fields[g], &d.mid, "1")
 	}
 	for _, g := range order {
 		k := s.keyDedup(g.tenant, g.bucket)

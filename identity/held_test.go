@@ -152,3 +152,95 @@ func TestHeldWritesMatchFullScript(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmWaitsForLaterPlans: a plan that created a profile and applied
+// as planned does not confirm the profile while later plans built on it
+// are still in flight: they rest on their own speculation (a redelivered
+// message among them is a duplicate in Redis and changes nothing there),
+// and a plan on a confirmed profile may be held with no check at all.
+// The last plan confirms it.
+func TestConfirmWaitsForLaterPlans(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	ctx := context.Background()
+	now := g.proc.clock()
+	chunk := func(mid string) *chunk {
+		c := g.proc.prepareChunk([]*kgo.Record{g.record(t, schemas.Event{Type: "page", MessageID: mid, AnonymousID: "v1", Name: "Home"})}, now)
+		if len(c.inputs) != 1 || c.inputs[0].fast == nil {
+			t.Fatalf("%s was not planned", mid)
+		}
+		return c
+	}
+	first, second := chunk("c1"), chunk("c2")
+	prof := second.inputs[0].fast.prof
+	if first.inputs[0].fast.prof != prof || !prof.unconfirmed {
+		t.Fatal("the plans do not share one unconfirmed profile")
+	}
+	if _, err := g.proc.apply(ctx, first, now); err != nil {
+		t.Fatal(err)
+	}
+	if !prof.unconfirmed {
+		t.Fatal("confirmed by the first plan while the second is in flight")
+	}
+	if _, err := g.proc.apply(ctx, second, now); err != nil {
+		t.Fatal(err)
+	}
+	if prof.unconfirmed {
+		t.Fatal("still unconfirmed after its last plan applied")
+	}
+}
+
+// TestNoHoldWhileASentPlanIsInFlight: a plan that did not hold is applied
+// by apply.lua, whose reply refills the profile's cache entry; a later
+// plan on the same profile, sent before that reply, is still in flight and
+// will change the profile again. A message planned meanwhile must not be
+// held on the refilled entry (its writes would overwrite that change):
+// the event counter stays exact.
+func TestNoHoldWhileASentPlanIsInFlight(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	ctx := context.Background()
+	page := func(mid string) *kgo.Record {
+		return g.record(t, schemas.Event{Type: "page", MessageID: mid, UserID: "u1", Name: "Home"})
+	}
+	if err := g.proc.Handle(ctx, []*kgo.Record{page("seed")}); err != nil {
+		t.Fatal(err)
+	}
+	g.proc.HoldWrites(100)
+	h := g.proc.cache.held
+	now := g.proc.clock()
+	plan := func(mid string) *chunk {
+		c := g.proc.prepareChunk([]*kgo.Record{page(mid)}, now)
+		if len(c.inputs) != 1 || c.inputs[0].fast == nil {
+			t.Fatalf("%s was not planned", mid)
+		}
+		return c
+	}
+	// the first two are sent (as if a deletion had been seen), and the
+	// first one's plan cannot hold: Redis has another version of the profile
+	h.noHold[g.tenant] = true
+	first, second := plan("p1"), plan("p2")
+	h.noHold[g.tenant] = false
+	pid := first.inputs[0].fast.pid
+	if err := g.rdb.HSet(ctx, g.store.keyProfile(g.tenant, pid), "_v", "elsewhere").Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.proc.apply(ctx, first, now)
+	if err != nil || !res[0].Replanned {
+		t.Fatalf("first: %+v %v, want it replanned", res, err)
+	}
+	third := plan("p3") // the second is in flight
+	if third.inputs[0].fast.hold {
+		t.Fatal("held while a sent plan on its profile awaits its reply")
+	}
+	for _, c := range []*chunk{second, third} {
+		if _, err := g.proc.apply(ctx, c, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.proc.FlushHeld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := g.rdb.HGet(ctx, g.store.keyProfile(g.tenant, pid), "c:Home|"+fixedNow.Format("2006-01-02")).Result()
+	if err != nil || n != "4" {
+		t.Fatalf("count %q (%v), want 4", n, err)
+	}
+}

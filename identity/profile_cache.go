@@ -135,10 +135,15 @@ func (c *profileCache) remove(p *cachedProfile) {
 }
 
 // confirm clears a profile's unconfirmed mark once a plan that created it
-// (or merged an unconfirmed one into it) applied as planned.
-func (c *profileCache) confirm(p *cachedProfile) {
+// (or merged an unconfirmed one into it) applied as planned, unless later
+// plans on it are still in flight (its token is no longer the one this
+// plan set): they built on their own speculation, which Redis has not
+// confirmed yet, and the last of them confirms it.
+func (c *profileCache) confirm(p *cachedProfile, token string) {
 	c.mu.Lock()
-	p.unconfirmed = false
+	if p.token == token {
+		p.unconfirmed = false
+	}
 	c.mu.Unlock()
 }
 
@@ -173,6 +178,20 @@ func (c *profileCache) markPending(tenant string, ids []string) []string {
 		c.pending[cacheKey(tenant, id)]++
 	}
 	return marked
+}
+
+// clearInflight undoes heldWrites.markInflight once the plan's reply is in.
+func (c *profileCache) clearInflight(tenant string, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		k := cacheKey(tenant, id)
+		if c.held.inflight[k] <= 1 {
+			delete(c.held.inflight, k)
+		} else {
+			c.held.inflight[k]--
+		}
+	}
 }
 
 // clearPending undoes markPending once the message's reply is in.

@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/sha1"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,14 +65,18 @@ func identities(r *rules, raw []string) []schemas.Identity {
 	for _, s := range raw {
 		out = append(out, splitIdent(s))
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Type != out[j].Type {
-			if r != nil {
-				return r.less(out[i].Type, out[j].Type)
-			}
-			return out[i].Type < out[j].Type
+	slices.SortFunc(out, func(a, b schemas.Identity) int {
+		switch {
+		case a.Type == b.Type:
+			return strings.Compare(a.Value, b.Value)
+		case r == nil:
+			return strings.Compare(a.Type, b.Type)
+		case r.less(a.Type, b.Type):
+			return -1
+		case r.less(b.Type, a.Type):
+			return 1
 		}
-		return out[i].Value < out[j].Value
+		return 0
 	})
 	return out
 }

@@ -25,7 +25,7 @@ type fastPlan struct {
 	bornAt   string   // when created: the message's event time (ms), its score in the profiles set
 	newIDs   []string // identifiers new to it
 	ops      fieldOps
-	token    string
+	token    string // the profile's "_v" after this message
 	timeline string
 	cap      int
 }
@@ -185,16 +185,18 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		}
 	}
 
-	fp := &fastPlan{pid: prof.pid, prof: prof, fallback: prof.unconfirmed || created}
+	fp := &fastPlan{pid: prof.pid, prof: prof, token: prof.token, fallback: prof.unconfirmed || created}
 	if absorbed != nil && absorbed.unconfirmed {
 		fp.fallback = true
 	}
 	if h := c.held; h != nil {
 		// held: no merge, a profile Redis confirmed (or one this message
-		// creates), identifiers no message of this replay had before (so
-		// Redis cannot hold them), a messageId not seen before
+		// creates) and no sent plan on it awaiting its reply, identifiers
+		// no message of this replay had before (so Redis cannot hold
+		// them), a messageId not seen before
 		confirmed := created || !prof.unconfirmed
-		if absorbed == nil && confirmed && !in.maybeSeen && !h.noHold[in.Tenant] && !h.ids.anyOf(in.Tenant, newIDs) {
+		if absorbed == nil && confirmed && !in.maybeSeen && !h.noHold[in.Tenant] && !h.ids.anyOf(in.Tenant, newIDs) &&
+			!h.anyInflight(in.Tenant, prof.ids) {
 			fp.hold, fp.fallback = true, false
 			fp.created, fp.newIDs = created, newIDs
 			if created {
@@ -205,6 +207,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 			// sent: what is held of its profiles goes first, and later
 			// messages of the profile wait for its reply to be held
 			fp.fallback = true
+			in.inflight = h.markInflight(in.Tenant, prof.ids)
 			in.flush = append(in.flush, cacheKey(in.Tenant, prof.pid))
 			if absorbed != nil {
 				in.flush = append(in.flush, cacheKey(in.Tenant, absorbed.pid))
@@ -236,7 +239,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		timeline = m.Tsp + m.Ev
 	}
 	if fp.hold {
-		fp.ops, fp.token, fp.timeline, fp.cap = ops, prof.token, timeline, m.Cap
+		fp.ops, fp.timeline, fp.cap = ops, timeline, m.Cap
 		return fp // never sent: no script arguments
 	}
 	args := make([]string, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))

@@ -60,6 +60,9 @@ type applyInput struct {
 	// messageId; flush, the profiles (cacheKey) written before this message
 	maybeSeen bool
 	flush     []string
+	// inflight: the identifiers of the sent plan's profile, which no
+	// message is held on until its reply (held.go)
+	inflight []string
 }
 
 // Outcomes of apply.lua.
