@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Compare what two commits cost Redis in instructions, not seconds: starts
+# a redis-server under valgrind's callgrind on a spare port, runs the
+# identity package's BenchmarkScriptWorkload (a fixed workload of
+# identifies and known users' tracks) built at each commit against it, in
+# turns, and prints the instructions Redis executed for each run (counters
+# zeroed before, dumped after). The count varies by about 1 % from run to
+# run (hash seeds, the cleanup's scans), whatever the machine is doing, so
+# it resolves changes to the scripts that timing on this machine cannot.
+#   scripts/redis-instructions.sh <commit A> <commit B> [rounds]
+#   scripts/redis-instructions.sh HEAD~1 . 3
+# A or B may be "." for the working tree. Needs valgrind and redis-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { sed -n 2,11p "$0"; exit 2; }
+A=$1 B=$2 ROUNDS=${3:-3} PORT=${PORT:-6391}
+tmp=$(mktemp -d)
+cleanup() {
+  [ -n "${vg:-}" ] && kill "$vg" 2>/dev/null && wait "$vg" 2>/dev/null || true
+  for w in "$tmp"/wt-*; do [ -d "$w" ] && git worktree remove --force "$w"; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+build() { # commit, name
+  local src=.
+  if [ "$1" != "." ]; then
+    src=$tmp/wt-$2
+    git worktree add -q --detach "$src" "$1"
+  fi
+  (cd "$src" && go test -c -o "$tmp/$2.test" ./identity/)
+}
+build "$A" a
+build "$B" b
+valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" redis-server --port "$PORT" --save "" --appendonly no >"$tmp/valgrind.log" 2>&1 &
+vg=$!
+for _ in $(seq 1 60); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.5; done
+count() { # name -> instructions of one run
+  callgrind_control -z "$vg" >/dev/null 2>&1
+  (cd identity && USER360_TEST_REDIS_URL="redis://127.0.0.1:$PORT/0" "$tmp/$1.test" \
+    -test.run '^$' -test.bench 'ScriptWorkload$' -test.benchtime 1x) | grep -q '^BenchmarkScriptWorkload' ||
+    { echo "$1: no BenchmarkScriptWorkload ran (a commit before it?)" >&2; exit 1; }
+  callgrind_control -d "$vg" >/dev/null 2>&1
+  sleep 1
+  grep -h '^summary:' $(ls -t "$tmp"/cg.* | head -1) | awk '{print $2}'
+}
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) -eq 1 ]; then order="a b"; else order="b a"; fi
+  for n in $order; do
+    echo "round $r: $(echo $n | tr ab AB) $(count $n) instructions"
+  done
+done
