@@ -25,6 +25,10 @@
 -- to delete: most messages of known people) leaves out k, the merge's
 -- three and d: every argument costs Redis about 0.1 µs to read and hand to
 -- Lua.
+-- Globals used per message, as locals of the whole script (fast.lua,
+-- apply.lua, batch.lua): reading a global is a table lookup every time.
+local ARGV, redis, tonumber, unpack, cjson = ARGV, redis, tonumber, unpack, cjson
+
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's

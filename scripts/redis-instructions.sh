@@ -34,18 +34,34 @@ build "$B" b
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" redis-server --port "$PORT" --save "" --appendonly no >"$tmp/valgrind.log" 2>&1 &
 vg=$!
 for _ in $(seq 1 60); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.5; done
-count() { # name -> instructions of one run
+count() { # name: sets result to the instructions of one run
   callgrind_control -z "$vg" >/dev/null 2>&1
-  (cd identity && USER360_TEST_REDIS_URL="redis://127.0.0.1:$PORT/0" "$tmp/$1.test" \
-    -test.run '^$' -test.bench 'ScriptWorkload$' -test.benchtime 1x) | grep -q '^BenchmarkScriptWorkload' ||
-    { echo "$1: no BenchmarkScriptWorkload ran (a commit before it?)" >&2; exit 1; }
+  local out
+  out=$(cd identity && USER360_TEST_REDIS_URL="redis://127.0.0.1:$PORT/0" "$tmp/$1.test" \
+    -test.run '^$' -test.bench 'ScriptWorkload$' -test.benchtime 1x)
+  case $out in
+  *BenchmarkScriptWorkload*) ;;
+  *) echo "$1: no BenchmarkScriptWorkload ran (a commit before it?)" >&2; exit 1 ;;
+  esac
+  dumps=$((dumps + 1))
   callgrind_control -d "$vg" >/dev/null 2>&1
-  sleep 1
-  grep -h '^summary:' $(ls -t "$tmp"/cg.* | head -1) | awk '{print $2}'
+  local f=$tmp/cg.$vg.$dumps
+  for _ in $(seq 1 150); do
+    grep -qs '^summary:' "$f" && break
+    sleep 0.2
+  done
+  result=$(grep -h '^summary:' "$f" | awk '{print $2}')
 }
+dumps=0
+ratios=""
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) -eq 1 ]; then order="a b"; else order="b a"; fi
   for n in $order; do
-    echo "round $r: $(echo $n | tr ab AB) $(count $n) instructions"
+    count "$n"
+    echo "round $r: $(echo "$n" | tr ab AB) $result instructions"
+    eval "last_$n=$result"
   done
+  ratios="$ratios $(awk -v a="$last_a" -v b="$last_b" 'BEGIN {printf "%.4f", b / a}')"
 done
+echo "$ratios" | awk '{s = 0; lo = $1; hi = $1; for (i = 1; i <= NF; i++) {s += $i; if ($i < lo) lo = $i; if ($i > hi) hi = $i}
+  printf "B/A instructions  mean %.3f  range %.3f–%.3f  (%d pairs)\n", s / NF, lo, hi, NF}'
