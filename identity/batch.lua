@@ -32,16 +32,19 @@ local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
 
 local msgs, mids = {}, {}
 local i = 6
-while i <= #ARGV do
-  local e = {kind = ARGV[i]}
-  if e.kind == "a" then
+local nargs = #ARGV
+while i <= nargs do
+  local kind = ARGV[i]
+  -- every field in the constructor: the table is sized once
+  local e = {kind = kind, at = 0, last = 0, mid = false, simple = false, stop = false, pay = false}
+  if kind == "a" then
     e.mid, e.pay = ARGV[i + 1], ARGV[i + 2]
     i = i + 3
   else
     local l = tonumber(ARGV[i + 1])
     e.at, e.last, e.mid = i + 2, i + 1 + l, ARGV[i + 2]
-    e.simple = e.kind == "q" or e.kind == "Q"
-    e.stop = e.kind == "p" or e.kind == "q"
+    e.simple = kind == "q" or kind == "Q"
+    e.stop = kind == "p" or kind == "q"
     if not e.stop then
       e.pay = ARGV[i + 2 + l]
       i = i + 3 + l
@@ -64,9 +67,10 @@ for b = cur, cur - nb + 1, -1 do
 end
 
 local tbn = redis.call("EXISTS", P .. "tbn") == 1
+local APPLIED = {0} -- the reply of every message applied as planned
 local function handle(e)
   if e.kind ~= "a" then
-    if fastApply(P, ZK, e.at, e.last, tbn, e.simple) then return {0}, ARGV[e.at + 4] end
+    if fastApply(P, ZK, e.at, e.last, tbn, e.simple) then return APPLIED, ARGV[e.at + 4] end
     if e.stop then return nil end
   end
   local r, stored = fullApply(P, ZK, cjson.decode(e.pay), e.kind ~= "a")
