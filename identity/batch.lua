@@ -30,7 +30,7 @@ if ARGV[2] ~= "" then
 end
 local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
 
-local msgs, mids = {}, {}
+local msgs, mids, nm = {}, {}, 0
 local i = 6
 local nargs = #ARGV
 while i <= nargs do
@@ -52,10 +52,10 @@ while i <= nargs do
       i = i + 2 + l
     end
   end
-  msgs[#msgs + 1] = e
-  mids[#mids + 1] = e.mid
+  nm = nm + 1
+  msgs[nm], mids[nm] = e, e.mid
 end
-if #msgs == 0 then return {0, {}} end
+if nm == 0 then return {0, {}} end
 
 -- messages applied before: newest bucket first
 local seen = {}
@@ -78,9 +78,9 @@ local function handle(e)
   return r, stored
 end
 
-local marks, replies = {}, {}
+local marks, replies, nmarks = {}, {}, 0
 local function finish(applied, halt)
-  if #marks > 0 then
+  if nmarks > 0 then
     local bk = P .. "dd:" .. cur
     redis.call("HSET", bk, unpack(marks))
     redis.call("EXPIRE", bk, ARGV[4])
@@ -102,9 +102,9 @@ for j, e in ipairs(msgs) do
     end
     if not r then return finish(j - 1, true) end
     replies[j] = r
-    marks[#marks + 1] = e.mid
-    marks[#marks + 1] = stored
+    marks[nmarks + 1], marks[nmarks + 2] = e.mid, stored
+    nmarks = nmarks + 2
     seen[e.mid] = {stored, cur}
   end
 end
-return finish(#msgs, false)
+return finish(nm, false)
