@@ -225,15 +225,6 @@ func (d *evParser) object() (map[string]any, bool) {
 	return m, true
 }
 
-// typeNames maps each known message type to itself.
-var typeNames = func() map[string]string {
-	m := make(map[string]string, len(knownTypes))
-	for t := range knownTypes {
-		m[t] = t
-	}
-	return m
-}()
-
 // eventFields are the keys plainEvent decodes, in bit order.
 var eventFields = [...]string{"type", "messageId", "userId", "anonymousId", "event", "name", "category",
 	"previousId", "groupId", "traits", "properties", "context", "integrations", "timestamp", "sentAt", "receivedAt"}
@@ -333,7 +324,7 @@ func (d *evParser) field(fi int, e *plainEvent) bool {
 			// a known type: its constant (no copy)
 			at := d.i
 			if raw, esc, ok := d.strRaw(); ok && !esc {
-				if t, known := typeNames[string(raw)]; known {
+				if t, known := knownTypes[string(raw)]; known {
 					e.Type = t
 					return true
 				}

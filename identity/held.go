@@ -136,9 +136,7 @@ func (h *heldWrites) anyInflight(tenant string, ids []string) bool {
 // markInflight notes a sent plan on a profile with these identifiers and
 // returns what clearInflight releases; the caller holds the cache's mutex.
 func (h *heldWrites) markInflight(tenant string, ids []string) []string {
-	for _, id := range ids {
-		h.inflight[cacheKey(tenant, id)]++
-	}
+	countIDs(h.inflight, tenant, ids, 1)
 	return append([]string(nil), ids...)
 }
 

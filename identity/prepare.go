@@ -17,11 +17,12 @@ const (
 	ctxReplace = "user360Replace"
 )
 
-// knownTypes are the message types identity applies.
-var knownTypes = map[string]bool{
-	schemas.TypeIdentify: true, schemas.TypeTrack: true, schemas.TypePage: true,
-	schemas.TypeScreen: true, schemas.TypeGroup: true, schemas.TypeAlias: true,
-	schemas.TypeDelete: true,
+// knownTypes are the message types identity applies, each mapped to
+// itself (the event decoder takes the constant instead of copying it).
+var knownTypes = map[string]string{
+	schemas.TypeIdentify: schemas.TypeIdentify, schemas.TypeTrack: schemas.TypeTrack, schemas.TypePage: schemas.TypePage,
+	schemas.TypeScreen: schemas.TypeScreen, schemas.TypeGroup: schemas.TypeGroup, schemas.TypeAlias: schemas.TypeAlias,
+	schemas.TypeDelete: schemas.TypeDelete,
 }
 
 // zeroPad13 pads a decimal of at most 13 digits to 13.
@@ -51,7 +52,7 @@ type cutMemo struct {
 // prepare turns an event into the script message. Problems are parts that
 // were dropped; an error means the message cannot be applied at all.
 func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time) (scriptMsg, []problem, error) {
-	if !knownTypes[e.Type] {
+	if _, ok := knownTypes[e.Type]; !ok {
 		return scriptMsg{}, nil, fmt.Errorf("%w: unknown type %q", ErrBadMessage, e.Type)
 	}
 	if e.MessageID == "" {

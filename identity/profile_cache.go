@@ -49,8 +49,7 @@ type cachedProfile struct {
 	// trj: the traits as one JSON object, as the last plan built it (nil
 	// = to build); a plan that changes no trait value reuses it
 	trj     json.RawMessage
-	c, s, u int64  // created, last seen, updated (ms); 0 = unset
-	ct, ut  msText // c and u in decimal, as the last plan wrote them
+	c, s, u int64 // created, last seen, updated (ms); 0 = unset
 	// unconfirmed: a plan created the profile (or merged one such into it)
 	// and Redis has not confirmed it yet; plans on it carry their message
 	// so that the full logic applies them if it does not hold.
@@ -174,9 +173,7 @@ func (c *profileCache) markPending(tenant string, ids []string) []string {
 			c.remove(p)
 		}
 	}
-	for _, id := range marked {
-		c.pending[cacheKey(tenant, id)]++
-	}
+	countIDs(c.pending, tenant, marked, 1)
 	return marked
 }
 
@@ -184,26 +181,26 @@ func (c *profileCache) markPending(tenant string, ids []string) []string {
 func (c *profileCache) clearInflight(tenant string, ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, id := range ids {
-		k := cacheKey(tenant, id)
-		if c.held.inflight[k] <= 1 {
-			delete(c.held.inflight, k)
-		} else {
-			c.held.inflight[k]--
-		}
-	}
+	countIDs(c.held.inflight, tenant, ids, -1)
 }
 
 // clearPending undoes markPending once the message's reply is in.
 func (c *profileCache) clearPending(tenant string, ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	countIDs(c.pending, tenant, ids, -1)
+}
+
+// countIDs adds d to the count of each identifier (cacheKey) in counts,
+// deleting those that reach zero: the pending and in-flight identifiers
+// of unanswered messages.
+func countIDs(counts map[string]int, tenant string, ids []string, d int) {
 	for _, id := range ids {
 		k := cacheKey(tenant, id)
-		if c.pending[k] <= 1 {
-			delete(c.pending, k)
+		if n := counts[k] + d; n > 0 {
+			counts[k] = n
 		} else {
-			c.pending[k]--
+			delete(counts, k)
 		}
 	}
 }

@@ -218,7 +218,7 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	fp.out = luaOut{
 		S: outOK, P: prof.pid, Ch: changes.list,
 		ID: append(luaList[string](nil), prof.ids...),
-		C:  prof.ct.of(prof.c, ts, m.Ts), Ls: msString(prof.s, ts, m.Ts), U: prof.ut.of(prof.u, ts, m.Ts),
+		C:  msString(prof.c, ts, m.Ts), Ls: msString(prof.s, ts, m.Ts), U: msString(prof.u, ts, m.Ts),
 	}
 	if created {
 		fp.out.Cr = 1
@@ -284,20 +284,6 @@ func msString(ms, ts int64, tsText string) string {
 		return tsText
 	}
 	return strconv.FormatInt(ms, 10)
-}
-
-// msText remembers a time's decimal text: a profile's created and updated
-// times change seldom, and the output of every plan carries them.
-type msText struct {
-	ms   int64
-	text string
-}
-
-func (t *msText) of(ms, ts int64, tsText string) string {
-	if t.text == "" || t.ms != ms {
-		t.ms, t.text = ms, msString(ms, ts, tsText)
-	}
-	return t.text
 }
 
 // absorbInto merges a cached profile into the survivor as apply.lua's
