@@ -12,15 +12,9 @@ cd "$(dirname "$0")/.."
 [ $# -ge 4 ] || { sed -n 2,9p "$0"; exit 2; }
 A=$1 B=$2 PKG=$3 BENCH=$4 ROUNDS=${5:-6} TIME=${6:-2s}
 tmp=$(mktemp -d)
-trap 'for w in "$tmp"/wt-*; do [ -d "$w" ] && git worktree remove --force "$w"; done; rm -rf "$tmp"' EXIT
-build() { # commit, name
-  local src=.
-  if [ "$1" != "." ]; then
-    src=$tmp/wt-$2
-    git worktree add -q --detach "$src" "$1"
-  fi
-  (cd "$src" && go test -c -o "$tmp/$2.test" "$PKG")
-}
+. scripts/test-binaries.sh
+trap 'remove_worktrees; rm -rf "$tmp"' EXIT
+build() { build_test_binary "$1" "$2" "$PKG"; }
 build "$A" a
 build "$B" b
 dir=$(go list -f '{{.Dir}}' "$PKG")

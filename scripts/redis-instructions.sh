@@ -15,20 +15,14 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n 2,11p "$0"; exit 2; }
 A=$1 B=$2 ROUNDS=${3:-3} PORT=${PORT:-6391}
 tmp=$(mktemp -d)
+. scripts/test-binaries.sh
 cleanup() {
   [ -n "${vg:-}" ] && kill "$vg" 2>/dev/null && wait "$vg" 2>/dev/null || true
-  for w in "$tmp"/wt-*; do [ -d "$w" ] && git worktree remove --force "$w"; done
+  remove_worktrees
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-build() { # commit, name
-  local src=.
-  if [ "$1" != "." ]; then
-    src=$tmp/wt-$2
-    git worktree add -q --detach "$src" "$1"
-  fi
-  (cd "$src" && go test -c -o "$tmp/$2.test" ./identity/)
-}
+build() { build_test_binary "$1" "$2" ./identity/; }
 build "$A" a
 build "$B" b
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" redis-server --port "$PORT" --save "" --appendonly no >"$tmp/valgrind.log" 2>&1 &
