@@ -117,9 +117,10 @@ func ExampleProcessor_HoldWrites() {
 	// after: team 3 messages held
 }
 
-// Stage applies a batch in Redis and returns; the batch's profile updates
-// are published in the background, and its finish waits for them and marks
-// them published. A consumer stages the next batch meanwhile and commits
+// Stage queues a batch's writes to Redis (behind the previous batch's) and
+// returns; the writes and the batch's profile updates go on in the
+// background, and its finish waits for them and marks the updates
+// published. A consumer stages the next batch meanwhile and commits
 // each batch's offsets after its finish (kafka.NewStagedConsumer).
 func ExampleProcessor_Stage() {
 	srv, _ := redisx.StartEmbedded()

@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -78,6 +77,7 @@ type pending struct {
 
 // chunk is a slice of a batch moving through the stages.
 type chunk struct {
+	records []*kgo.Record
 	items   []pending
 	inputs  []applyInput // inputs[i] belongs to items[i]
 	dead    []schemas.DeadLetter
@@ -136,153 +136,10 @@ func (t *tenantNames) intern(b []byte) string {
 	return s
 }
 
-// Handle applies a batch and publishes its output (Stage, then its
-// finish). It returns an error only for transient failures (Redis or Kafka
-// unavailable); the caller retries the same batch and dedup makes the retry
-// idempotent. Bad records go to the dead-letter topic.
-func (p *Processor) Handle(ctx context.Context, records []*kgo.Record) error {
-	finish, err := p.Stage(ctx, records)
-	if err != nil {
-		return err
-	}
-	return finish(ctx)
-}
-
-// Stage applies a batch in Redis and returns once every message of it is
-// applied; publishing its output goes on in the background and finish
-// waits for it (a kafka.StagedHandler). The consumer applies the next
-// batch meanwhile: a batch's Redis writes, not its publishing, are what
-// the next batch depends on. Publishing keeps batch order: a batch
-// publishes once the previous batch's publishing is done, or, if that
-// failed, leaves everything to its own finish, which the consumer runs
-// after the previous one's. A crash before finish returns loses nothing:
-// the offsets are not committed, and the redelivered messages republish
-// the outputs stored with their dedup marks.
-func (p *Processor) Stage(ctx context.Context, records []*kgo.Record) (finish func(context.Context) error, err error) {
-	st := &stagedBatch{start: time.Now(), done: make(chan struct{})}
-	p.stageMu.Lock()
-	prev := p.lastStaged
-	p.lastStaged = st
-	p.stageMu.Unlock()
-	if err := p.stage(ctx, records, prev, st); err != nil {
-		p.m.batch.WithLabelValues("error").Observe(time.Since(st.start).Seconds())
-		return nil, err
-	}
-	return func(ctx context.Context) error {
-		<-st.done
-		err := p.finish(ctx, st)
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		p.m.batch.WithLabelValues(outcome).Observe(time.Since(st.start).Seconds())
-		return err
-	}, nil
-}
-
-// stagedBatch is a batch between Stage and its finish.
-type stagedBatch struct {
-	start time.Time
-	b     builder
-	// done is closed when the batch's publishing goroutine has ended;
-	// allSent (then) tells whether it published everything it built.
-	done    chan struct{}
-	allSent bool
-}
-
-// stage runs three steps concurrently on chunks of the batch: prepare
-// (decode, identifiers, traits), apply (one pipeline per chunk, chunks in
-// order on one goroutine, so messages keep their order), build and publish
-// (records; in the background, see Stage). It returns when every chunk is
-// applied.
-func (p *Processor) stage(ctx context.Context, records []*kgo.Record, prev, st *stagedBatch) error {
-	now := p.clock()
-	jobs := make(chan *chunk, 2)
-	applied := make(chan *chunk, 2)
-	applyDone := make(chan struct{})
-	var applyErr error
-	go func() {
-		defer close(applied)
-		defer close(applyDone)
-		for c := range jobs {
-			if applyErr != nil {
-				p.settle(c.inputs, nil, applyErr) // drain
-				continue
-			}
-			c.results, applyErr = p.apply(ctx, c, now)
-			if applyErr == nil {
-				applied <- c
-			}
-		}
-	}()
-	// Each chunk's records are published as soon as it is built (in chunk
-	// order, so a profile's updates keep their order), not at the end of
-	// the batch: early messages of a large batch do not wait for the rest.
-	go func() {
-		defer close(st.done)
-		var waited, prevSent bool
-		var pubErr error
-		for c := range applied {
-			p.build(&st.b, c, now)
-			if !waited {
-				waited = true
-				prevSent = prev == nil || prev.published()
-			}
-			if st.b.err == nil && pubErr == nil && prevSent {
-				pubErr = p.publish(ctx, &st.b)
-			}
-		}
-		st.allSent = waited && prevSent && pubErr == nil && st.b.err == nil
-	}()
-	for i := 0; i < len(records); i += chunkSize {
-		jobs <- p.prepareChunk(records[i:min(i+chunkSize, len(records))], now)
-	}
-	close(jobs)
-	<-applyDone
-	if applyErr != nil {
-		<-st.done
-		return applyErr
-	}
-	return nil
-}
-
-// published waits for the batch's publishing goroutine and reports
-// whether it published everything.
-func (st *stagedBatch) published() bool {
-	<-st.done
-	return st.allSent
-}
-
-// finish publishes what the batch's goroutine left (nothing unless a
-// publish failed or the previous batch's did), then marks the outputs
-// published. Called again after an error, it resends only what is still
-// unsent.
-func (p *Processor) finish(ctx context.Context, st *stagedBatch) error {
-	b := &st.b
-	if b.err != nil {
-		return b.err
-	}
-	if err := p.publish(ctx, b); err != nil {
-		return err
-	}
-	if p.noStore {
-		return nil
-	}
-	if err := p.store.markPublished(ctx, b.toMark); err != nil {
-		// Not fatal: a redelivery would republish identical records.
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		p.log.Warn().Err(err).Msg("could not mark outputs as published")
-	}
-	b.toMark = nil
-	return nil
-}
-
 // prepareChunk decodes records into script messages; bad ones become dead
 // letters.
 func (p *Processor) prepareChunk(records []*kgo.Record, now time.Time) *chunk {
-	c := &chunk{items: make([]pending, 0, len(records)), inputs: make([]applyInput, 0, len(records))}
+	c := &chunk{records: records, items: make([]pending, 0, len(records)), inputs: make([]applyInput, 0, len(records))}
 	dead := func(tenant, mid, field, reason string, raw []byte) {
 		c.dead = append(c.dead, schemas.DeadLetter{
 			Tenant: tenant, Stage: "identity", Reason: reason, Field: field, MessageID: mid,

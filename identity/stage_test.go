@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/internal/testenv"
@@ -76,4 +78,113 @@ func eventIDs(ups []schemas.ProfileUpdate) []string {
 		}
 	}
 	return mids
+}
+
+// failScripts fails the pipelines that run the identity script, from the
+// (1-based) first one counted, n of them, before they reach Redis.
+type failScripts struct {
+	seen, first, n int
+}
+
+func (f *failScripts) DialHook(next redis.DialHook) redis.DialHook         { return next }
+func (f *failScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (f *failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && (cmds[0].Name() == "evalsha" || cmds[0].Name() == "eval") {
+			f.seen++ // (one apply goroutine at a time runs the scripts)
+			if f.seen >= f.first && f.seen < f.first+f.n {
+				err := errors.New("connection reset by peer")
+				for _, c := range cmds {
+					c.SetErr(err)
+				}
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestFailedWritesAreAppliedAgainInOrder: a batch whose writes fail after
+// Stage returned is applied again from the first chunk that failed, before
+// the next batches' messages, however many attempts fail (the next
+// batch's apply, which then leaves its own messages unapplied too, the
+// batch after it, the finishes and their retries): every message is
+// applied once, in order, and published once, in order.
+func TestFailedWritesAreAppliedAgainInOrder(t *testing.T) {
+	for _, fails := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("fails=%d", fails), func(t *testing.T) {
+			rdb := testenv.Redis(t)
+			hook := &failScripts{first: 2, n: fails}
+			rdb.AddHook(hook)
+			g := newRig(t, rdb)
+			const users = 3
+			var want []string
+			perUser := map[string][]string{} // user id -> its messages in order
+			batch := func(prefix string, n int) []*kgo.Record {
+				var recs []*kgo.Record
+				for i := range n {
+					mid, uid := fmt.Sprintf("%s%03d", prefix, i), fmt.Sprint("u", i%users)
+					want = append(want, mid)
+					perUser[uid] = append(perUser[uid], mid)
+					recs = append(recs, g.record(t, schemas.Event{Type: "track", Event: "Tick", UserID: uid,
+						MessageID: mid, Timestamp: fixedNow.Add(time.Duration(len(want)) * time.Millisecond)}))
+				}
+				return recs
+			}
+			ctx := context.Background()
+			finishA, err := g.proc.Stage(ctx, batch("a", 2*chunkSize+10)) // three chunks, the second fails
+			if err != nil {
+				t.Fatal(err)
+			}
+			finishB, err := g.proc.Stage(ctx, batch("b", 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			finishC, err := g.proc.Stage(ctx, batch("c", 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-g.proc.lastStaged.applied // C's apply goroutine did what it could
+			errs := 0
+			for _, finish := range []func(context.Context) error{finishA, finishB, finishC} {
+				for finish(ctx) != nil {
+					if errs++; errs > fails {
+						t.Fatalf("finish failed %d times for %d failed writes", errs, fails)
+					}
+				}
+			}
+			if hook.seen < 1+fails {
+				t.Fatalf("%d script pipelines ran, the failures were not reached", hook.seen)
+			}
+			if got := eventIDs(g.out.updates(t)); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("published %d updates %v,\nwant %d %v", len(got), got, len(want), want)
+			}
+			// each user's count is exact and its timeline (newest first,
+			// capped) ends with its latest messages in order
+			for uid, mids := range perUser {
+				pid, err := g.store.Resolve(ctx, g.tenant, "user_id:"+uid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				evs, err := g.store.ProfileEvents(ctx, g.tenant, pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var count int64
+				for _, n := range evs.DailyCounts["Tick"] {
+					count += n
+				}
+				if count != int64(len(mids)) {
+					t.Fatalf("user %s: counted %d events, want %d", uid, count, len(mids))
+				}
+				var got []string
+				for i := len(evs.Recent) - 1; i >= 0; i-- {
+					got = append(got, evs.Recent[i].MessageID)
+				}
+				if len(got) < 50 || fmt.Sprint(got) != fmt.Sprint(mids[len(mids)-len(got):]) {
+					t.Fatalf("user %s: timeline %v,\nwant the end of %v", uid, got, mids)
+				}
+			}
+		})
+	}
 }

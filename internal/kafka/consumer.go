@@ -18,9 +18,10 @@ import (
 type Handler func(ctx context.Context, records []*kgo.Record) error
 
 // StagedHandler processes a batch in two stages. It returns once the batch's
-// own state changes are made, the part that later batches build on; the
-// finish it returns (nil: nothing left) completes the batch, typically by
-// publishing its output, and must be idempotent like the handler. The
+// own state changes, the part that later batches build on, are made or
+// queued to be made before the next batch's; the finish it returns (nil:
+// nothing left) completes the batch, typically by publishing its output,
+// waits for queued changes, and must be idempotent like the handler. The
 // consumer applies the next batches while earlier ones finish, runs the
 // finishes one at a time in batch order, and commits a batch's offsets only
 // after its finish returned nil. An error from the handler retries the same
