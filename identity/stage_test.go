@@ -86,7 +86,7 @@ type failScripts struct {
 	seen, first, n int
 }
 
-func (f *failScripts) DialHook(next redis.DialHook) redis.DialHook         { return next }
+func (f *failScripts) DialHook(next redis.DialHook) redis.DialHook          { return next }
 func (f *failScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (f *failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
