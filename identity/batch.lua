@@ -30,50 +30,53 @@ if ARGV[2] ~= "" then
 end
 local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
 
-local msgs, mids, nm = {}, {}, 0
+-- where each message starts in ARGV, and its messageId (arrays: no table
+-- a message)
+local starts, mids, nm = {}, {}, 0
 local i = 6
 local nargs = #ARGV
 while i <= nargs do
   local kind = ARGV[i]
-  -- every field in the constructor: the table is sized once
-  local e = {kind = kind, at = 0, last = 0, mid = false, simple = false, stop = false, pay = false}
+  nm = nm + 1
+  starts[nm] = i
   if kind == "a" then
-    e.mid, e.pay = ARGV[i + 1], ARGV[i + 2]
+    mids[nm] = ARGV[i + 1]
     i = i + 3
   else
-    local l = tonumber(ARGV[i + 1])
-    e.at, e.last, e.mid = i + 2, i + 1 + l, ARGV[i + 2]
-    e.simple = kind == "q" or kind == "Q"
-    e.stop = kind == "p" or kind == "q"
-    if not e.stop then
-      e.pay = ARGV[i + 2 + l]
-      i = i + 3 + l
-    else
-      i = i + 2 + l
-    end
+    mids[nm] = ARGV[i + 2]
+    i = i + 2 + tonumber(ARGV[i + 1])
+    if kind == "P" or kind == "Q" then i = i + 1 end
   end
-  nm = nm + 1
-  msgs[nm], mids[nm] = e, e.mid
 end
 if nm == 0 then return {0, {}} end
 
--- messages applied before: newest bucket first
-local seen = {}
+-- messages applied before: newest bucket first. seen[mid] is {stored,
+-- bucket} for a mark found, or the index of the message of this call that
+-- applied it (its stored value in storedOf, the bucket cur).
+local seen, storedOf = {}, {}
 for b = cur, cur - nb + 1, -1 do
   local got = redis.call("HMGET", P .. "dd:" .. b, unpack(mids))
-  for j = 1, #mids do
+  for j = 1, nm do
     if got[j] and not seen[mids[j]] then seen[mids[j]] = {got[j], b} end
   end
 end
 
 local tbn = redis.call("EXISTS", P .. "tbn") == 1
 local APPLIED = {0} -- the reply of every message applied as planned
-local function handle(e)
-  if e.kind ~= "a" then
-    if fastApply(P, ZK, e.at, e.last, tbn, e.simple) then return APPLIED, ARGV[e.at + 4] end
-    if e.stop then return nil end
+-- handle applies the message that starts at ARGV[i]
+local function handle(i)
+  local kind = ARGV[i]
+  local pay
+  if kind == "a" then
+    pay = ARGV[i + 2]
+  else
+    local l = tonumber(ARGV[i + 1])
+    local at = i + 2
+    if fastApply(P, ZK, at, at + l - 1, tbn, kind == "q" or kind == "Q") then return APPLIED, ARGV[at + 4] end
+    if kind == "p" or kind == "q" then return nil end
+    pay = ARGV[at + l]
   end
-  local r, stored = fullApply(P, ZK, cjson.decode(e.pay), e.kind ~= "a")
+  local r, stored = fullApply(P, ZK, cjson.decode(pay), kind ~= "a")
   tbn = redis.call("EXISTS", P .. "tbn") == 1
   return r, stored
 end
@@ -89,12 +92,17 @@ local function finish(applied, halt)
   return {applied, replies}
 end
 
-for j, e in ipairs(msgs) do
-  local s = seen[e.mid]
+for j = 1, nm do
+  local mid = mids[j]
+  local s = seen[mid]
   if s then
-    replies[j] = {1, s[1], s[2]}
+    if type(s) == "number" then
+      replies[j] = {1, storedOf[s], cur}
+    else
+      replies[j] = {1, s[1], s[2]}
+    end
   else
-    local ok, r, stored = pcall(handle, e)
+    local ok, r, stored = pcall(handle, starts[j])
     if not ok then
       if type(r) == "table" then r = r.err end
       replies[j] = {-1, tostring(r)}
@@ -102,9 +110,9 @@ for j, e in ipairs(msgs) do
     end
     if not r then return finish(j - 1, true) end
     replies[j] = r
-    marks[nmarks + 1], marks[nmarks + 2] = e.mid, stored
+    marks[nmarks + 1], marks[nmarks + 2] = mid, stored
     nmarks = nmarks + 2
-    seen[e.mid] = {stored, cur}
+    seen[mid], storedOf[j] = j, stored
   end
 end
 return finish(nm, false)

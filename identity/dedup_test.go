@@ -84,3 +84,45 @@ func (s *Store) applied(ctx context.Context, tenant, mid string, now time.Time) 
 	}
 	return false, nil
 }
+
+// TestDuplicateInOneBatch: a message that comes twice in one batch (one
+// script call), on the planned path and through the full logic, is applied
+// once; the second copy is a duplicate that republishes the first's
+// output (the same update ids).
+func TestDuplicateInOneBatch(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	g.apply(t, schemas.Event{Type: "identify", MessageID: "seed", UserID: "7", Timestamp: at(1)})
+	track := schemas.Event{Type: "track", MessageID: "t1", UserID: "7", Event: "Paid", Timestamp: at(2)}
+	ident := schemas.Event{Type: "identify", MessageID: "i1", UserID: "8", Traits: map[string]any{"plan": "pro"}, Timestamp: at(3)}
+	before := len(g.out.updates(t))
+	g.apply(t, track, ident, track, ident)
+	ups := g.out.updates(t)[before:]
+	var ids []string
+	for _, u := range ups {
+		ids = append(ids, u.MessageID)
+	}
+	// the first copies' updates (user.created with the identify), then the
+	// same again for the second copies
+	n := len(ids) / 2
+	if len(ids) != 6 || fmt.Sprint(ids[:n]) != fmt.Sprint(ids[n:]) {
+		t.Fatalf("published %v, want 3 updates, then the same 3 again", ids)
+	}
+	for typ, want := range map[string]float64{"track": 1, "identify": 1} {
+		if n := testutil.ToFloat64(g.proc.m.messages.WithLabelValues(g.tenant, typ, "duplicate")); n != want {
+			t.Errorf("%s: %v duplicates, want %v", typ, n, want)
+		}
+	}
+	pe, err := g.store.ProfileEvents(context.Background(), g.tenant, ups[0].ProfileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := 0
+	for _, e := range pe.Recent {
+		if e.MessageID == "t1" {
+			paid++
+		}
+	}
+	if n := pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 1 || paid != 1 {
+		t.Errorf("Paid counted %d times, %d times in the timeline, want 1 and 1", n, paid)
+	}
+}
