@@ -15,7 +15,7 @@
 --   "q", "Q": as "p", "P" with a simple plan (fast.lua)
 --
 -- Dedup marks live in hashes dd:<bucket> (field messageId, value the
--- output until it is published, then "1"), one per DedupTTL/4 of time: a
+-- output until it is published, then "1"), one per DedupTTL/2 of time: a
 -- few hash writes per call instead of a key with a TTL per message.
 --
 -- Returns {applied, replies}: applied counts the messages processed from

@@ -32,12 +32,12 @@ func benchRig(b *testing.B, users int) *rig {
 			Traits: map[string]any{"email": fmt.Sprintf("user%d@example.com", u), "firstName": "Asha", "plan": "pro", "country": "IN"}}))
 	}
 	handleAll(b, g, recs, 1000)
-	fillOlderDedupBuckets(b, g, 200_000)
+	fillOlderDedupBuckets(b, g, 800_000/(dedupBuckets-1)) // (as 4 × 200,000 with five buckets)
 	return g
 }
 
 // fillOlderDedupBuckets gives the tenant what it has after running for
-// longer than a dedup bucket's span: marks in the four buckets older than
+// longer than a dedup bucket's span: marks in the buckets older than
 // the current one, n each, which every script call reads too (a run of a
 // few seconds would otherwise find them missing, a cheaper read).
 func fillOlderDedupBuckets(b *testing.B, g *rig, n int) {
