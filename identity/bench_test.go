@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,11 +109,19 @@ func BenchmarkProcessorMix(b *testing.B) {
 	}
 }
 
+// servingGCPercent is cmd/user360's gcPercent("serve").
+const servingGCPercent = 400
+
 // measureBatches runs recs through the rig's processor in batches of
 // benchBatch, staged as the consumer runs them (stageAll), and reports
 // messages/s, the process's CPU (Go side) and Redis's CPU per
 // message.
 func measureBatches(b *testing.B, g *rig, recs []*kgo.Record) {
+	// the collector's target the identity role runs with (`user360 serve`
+	// and `dev`: cmd/user360/gc.go), unless GOGC says otherwise
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(servingGCPercent))
+	}
 	start, cpu0, rcpu0 := time.Now(), processCPU(), redisCPU(b, g)
 	stageAll(b, g, recs, benchBatch)
 	cpu, rcpu := processCPU()-cpu0, redisCPU(b, g)-rcpu0
