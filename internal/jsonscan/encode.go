@@ -4,6 +4,15 @@ import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
+// plain[c] says whether the ASCII byte c goes into a JSON string as it is
+// (one table read a byte instead of six comparisons).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendString appends s quoted exactly as encoding/json writes a string:
 // HTML characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029
 // escaped (FuzzAppendString holds it to encoding/json).
@@ -13,7 +22,7 @@ func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plain[c] {
 				i++
 				continue
 			}

@@ -18,3 +18,16 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString: a typical identifier, trait value and event name.
+func BenchmarkAppendString(b *testing.B) {
+	ss := []string{"user_id:user-4190", "1795867202997|k-2997", "Product Viewed", "Asha Rao <asha@example.com>"}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range ss {
+			buf = AppendString(buf, s)
+		}
+	}
+}
