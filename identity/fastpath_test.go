@@ -89,7 +89,8 @@ func encodeBoth(t *testing.T, u *wireUpdate) {
 // of json.Marshal (and its errors), escapes and odd raw values included.
 func TestEncodeUpdateMatchesJSON(t *testing.T) {
 	ts := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
-	times := []time.Time{ts, {}, ts.In(time.FixedZone("x", 5*3600+1800)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	times := []time.Time{ts, {}, ts.In(time.FixedZone("x", 5*3600+1800)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		ts.In(time.FixedZone("y", -(24*3600 + 60))), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
 	n := 0
 	for i, s := range encodeStrings {
 		for j, raw := range encodeRaws {

@@ -5,7 +5,7 @@ import "strconv"
 // encodeOut encodes an output as apply.lua stores it for redelivery (the
 // shape decodeOut reads); fast.lua stores what the processor planned.
 func encodeOut(o *luaOut) []byte {
-	n := 96 + len(o.P) + len(o.TrJ)
+	n := 128 + len(o.P) + len(o.TrJ) + len(o.C) + len(o.Ls) + len(o.U)
 	for _, kv := range o.Tr {
 		for _, s := range kv {
 			n += len(s) + 4

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/user360/user360/internal/jsonscan"
 )
@@ -17,11 +18,10 @@ import (
 // encoding/json HTML-escapes) is re-encoded by encoding/json, which
 // compacts, escapes and validates it.
 func encodeUpdate(u *wireUpdate) ([]byte, error) {
-	ts, err := u.Timestamp.MarshalJSON()
-	if err != nil {
+	if !jsonTime(u.Timestamp) {
 		return json.Marshal(u) // the error exactly as json.Marshal words it
 	}
-	n := 160 + len(u.Event) + len(u.Changes) + len(u.Traits) + len(ts) +
+	n := 200 + len(u.Event) + len(u.Changes) + len(u.Traits) +
 		len(u.Type) + len(u.MessageID) + len(u.Tenant) + len(u.ProfileID) + len(u.UserID)
 	for _, id := range u.Identities {
 		n += 24 + len(id.Type) + len(id.Value)
@@ -59,6 +59,7 @@ func encodeUpdate(u *wireUpdate) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	var err error
 	if b, err = appendRawField(b, `,"event":`, u.Event, u.rawValid); err != nil {
 		return json.Marshal(u)
 	}
@@ -87,8 +88,19 @@ func encodeUpdate(u *wireUpdate) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = append(b, `,"timestamp":`...)
-	b = append(b, ts...)
+	b = append(b, '"')
+	b = u.Timestamp.AppendFormat(b, time.RFC3339Nano) // as Time.MarshalJSON
+	b = append(b, '"')
 	return append(b, '}'), nil
+}
+
+// jsonTime reports whether Time.MarshalJSON can encode t (a year from 0
+// to 9999, a zone offset under a day): then it writes t in RFC 3339 with
+// nanoseconds, quoted.
+func jsonTime(t time.Time) bool {
+	_, off := t.Zone()
+	y := t.Year()
+	return y >= 0 && y <= 9999 && off > -24*3600 && off < 24*3600
 }
 
 // appendRawField appends an omitempty json.RawMessage field.

@@ -18,7 +18,7 @@ func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if y := s.Timestamp.Year(); y < 0 || y > 9999 {
+	if !jsonTime(s.Timestamp) {
 		return json.Marshal(s) // the same error encoding/json gives
 	}
 	b := make([]byte, 0, 96+len(s.Name)+len(s.MessageID)+len(props))
