@@ -122,6 +122,10 @@ func (p *Processor) settle(in []applyInput, res []applyResult, err error) {
 				}
 			}
 		}
+		if r != nil && r.Tombstones != tombstonesUnknown && (i == len(in)-1 || in[i+1].Tenant != x.Tenant) {
+			// (a tenant's run's last message: one note a call)
+			c.noteTombstones(x.Tenant, r.Tombstones == tombstonesSome)
+		}
 		if x.pending != nil {
 			c.clearPending(x.Tenant, x.pending)
 		}

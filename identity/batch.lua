@@ -13,12 +13,14 @@
 --   "p", L, plan arguments (L)              fast.lua's plan; stop if it fails
 --   "P", L, plan arguments (L), message JSON  fast.lua's plan, else full logic
 --   "q", "Q": as "p", "P" with a simple plan (fast.lua)
+--   "s", "S": as "p", "P" with a lean plan (fast.lua's leanApply)
 --
 -- Dedup marks live in hashes dd:<bucket> (field messageId, value the
 -- output until it is published, then "1"), one per DedupTTL/2 of time: a
 -- few hash writes per call instead of a key with a TTL per message.
 --
--- Returns {applied, replies}: applied counts the messages processed from
+-- Returns {applied, replies, tbn}: tbn 1 when the tenant has tombstones
+-- (deletions lately; the processor then sends no lean plans), applied counts the messages processed from
 -- the start (the rest did nothing); replies[j] is {0} (applied as planned),
 -- {1, stored, bucket} (applied before), apply.lua's {0, output, token,
 -- metas}, or {-1, error} (the message failed; the call stopped there).
@@ -45,7 +47,7 @@ while i <= nargs do
   else
     mids[nm] = ARGV[i + 2]
     i = i + 2 + tonumber(ARGV[i + 1])
-    if kind == "P" or kind == "Q" then i = i + 1 end
+    if kind == "P" or kind == "Q" or kind == "S" then i = i + 1 end
   end
 end
 if nm == 0 then return {0, {}} end
@@ -72,8 +74,14 @@ local function handle(i)
   else
     local l = tonumber(ARGV[i + 1])
     local at = i + 2
-    if fastApply(P, ZK, at, at + l - 1, tbn, kind == "q" or kind == "Q") then return APPLIED, ARGV[at + 4] end
-    if kind == "p" or kind == "q" then return nil end
+    local held
+    if kind == "s" or kind == "S" then
+      held = leanApply(P, at, at + l - 1, tbn)
+    else
+      held = fastApply(P, ZK, at, at + l - 1, tbn, kind == "q" or kind == "Q")
+    end
+    if held then return APPLIED, ARGV[at + 4] end
+    if kind == "p" or kind == "q" or kind == "s" then return nil end
     pay = ARGV[at + l]
   end
   local r, stored = fullApply(P, ZK, cjson.decode(pay), kind ~= "a")
@@ -89,7 +97,7 @@ local function finish(applied, halt)
     redis.call("EXPIRE", bk, ARGV[4])
   end
   if halt and haltKey then redis.call("SET", haltKey, "1", "EX", 60) end
-  return {applied, replies}
+  return {applied, replies, tbn and 1 or 0}
 end
 
 for j = 1, nm do

@@ -35,6 +35,10 @@ type profileCache struct {
 	pending map[string]int
 	// held: the write-behind of a replay (held.go), nil otherwise
 	held *heldWrites
+	// tombstones: the tenants whose last script reply said a deletion
+	// happened lately (their "tbn" mark): simple plans of the others leave
+	// out what only the tombstone checks read (lean plans, fast.lua)
+	tombstones map[string]bool
 }
 
 // cachedProfile is one profile as the cache knows it.
@@ -144,6 +148,24 @@ func (c *profileCache) confirm(p *cachedProfile, token string) {
 		p.unconfirmed = false
 	}
 	c.mu.Unlock()
+}
+
+// noteTombstones records what a script reply said of the tenant's
+// deletions.
+func (c *profileCache) noteTombstones(tenant string, has bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if has == c.tombstones[tenant] {
+		return
+	}
+	if c.tombstones == nil {
+		c.tombstones = map[string]bool{}
+	}
+	if has {
+		c.tombstones[tenant] = true
+	} else {
+		delete(c.tombstones, tenant)
+	}
 }
 
 // drop forgets a profile by id.

@@ -468,3 +468,52 @@ func TestCachedProfileOf(t *testing.T) {
 		t.Errorf("unknown tenant: %q", got)
 	}
 }
+
+// TestLeanPlansStepAsideForTombstones: a processor that believes its
+// tenant has no tombstones sends known people's simple plans lean
+// (without what only the tombstone checks read); when another processor
+// deleted someone meanwhile, the lean plan does not hold, the message is
+// planned again in full and applied once, and the processor stops sending
+// lean plans for the tenant.
+func TestLeanPlansStepAsideForTombstones(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	other := NewProcessor(g.store, g.ts, schemas.NewTopics(""), g.out.produce, zerolog.Nop(), nil)
+	ctx := context.Background()
+	handle := func(p *Processor, e schemas.Event) {
+		t.Helper()
+		if err := p.Handle(ctx, []*kgo.Record{g.record(t, e)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	halted := func() float64 { return testutil.ToFloat64(g.proc.m.scripts.WithLabelValues("halted")) }
+	handle(g.proc, schemas.Event{Type: "identify", MessageID: "i7", UserID: "7", Timestamp: at(1)})
+	handle(g.proc, schemas.Event{Type: "track", MessageID: "t1", UserID: "7", Event: "Paid", Timestamp: at(2)})
+	if halted() != 0 {
+		t.Fatalf("%v halted before any deletion", halted())
+	}
+	handle(other, schemas.Event{Type: "identify", MessageID: "i9", UserID: "9", Timestamp: at(3)})
+	handle(other, schemas.Event{Type: "delete", MessageID: "d9", UserID: "9", Timestamp: at(4)})
+	handle(g.proc, schemas.Event{Type: "track", MessageID: "t2", UserID: "7", Event: "Paid", Timestamp: at(5)})
+	if halted() != 1 {
+		t.Fatalf("%v plans halted after the deletion, want the one lean plan", halted())
+	}
+	// (the chunks after a halt send every plan with its message: a lean
+	// plan sent again would not halt but fall back to the full logic)
+	replanned := func() float64 { return testutil.ToFloat64(g.proc.m.scripts.WithLabelValues("replanned")) }
+	before := replanned()
+	handle(g.proc, schemas.Event{Type: "track", MessageID: "t3", UserID: "7", Event: "Paid", Timestamp: at(6)})
+	if halted() != 1 || replanned() != before {
+		t.Fatalf("%v plans halted, %v applied by the full logic instead: a lean plan was sent again", halted(), replanned()-before)
+	}
+	pid, err := g.store.Resolve(ctx, g.tenant, "user_id:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, err := g.store.ProfileEvents(ctx, g.tenant, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 3 {
+		t.Fatalf("Paid counted %d times, want 3", n)
+	}
+}

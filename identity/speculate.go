@@ -18,6 +18,7 @@ type fastPlan struct {
 	args   []string
 	stored []byte
 	simple bool   // args are a simple plan's (fast.lua)
+	lean   bool   // a simple plan without the tombstone checks' arguments
 	out    luaOut // the output when applied
 	// hold: the writes are held (held.go), not sent; the plan's writes
 	hold     bool
@@ -243,11 +244,23 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		return fp // never sent: no script arguments
 	}
 	args := make([]string, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
+	fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0
+	if fp.lean = fp.simple && !c.tombstones[in.Tenant]; fp.lean {
+		// fast.lua's lean plan: the message's time and identifiers only
+		// serve the tombstone checks; the plan does not hold if the tenant
+		// has tombstones after all
+		args = append(args, m.Mid, prof.pid, expected, prof.token, stored, timeline, strconv.Itoa(m.Cap))
+		for _, o := range ops.ops {
+			args = append(args, o.field, o.val)
+		}
+		fp.args = args
+		return fp
+	}
 	// fast.lua's plan arguments
 	args = append(args, m.Mid, prof.pid, expected, prof.token,
 		stored, m.Ts, timeline, strconv.Itoa(m.Cap), strconv.Itoa(len(m.Ids)))
 	args = append(args, m.Ids...)
-	if fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0; fp.simple {
+	if fp.simple {
 		for _, o := range ops.ops {
 			args = append(args, o.field, o.val)
 		}

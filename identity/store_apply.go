@@ -128,7 +128,19 @@ type applyResult struct {
 	NotRun bool
 	// Bucket is the dedup bucket that marks the message.
 	Bucket int64
+	// Tombstones: what the call's reply said of the tenant's deletions
+	// (tombstonesUnknown when the call did not say).
+	Tombstones tombstoneState
 }
+
+// tombstoneState is what a script call said of its tenant's tombstones.
+type tombstoneState uint8
+
+const (
+	tombstonesUnknown tombstoneState = iota
+	tombstonesNone
+	tombstonesSome
+)
 
 // callSize is the most messages one script call applies: enough to make
 // the call's own cost small per message, few enough that Redis is never
@@ -215,7 +227,8 @@ func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 	}
 	withMsg := fallback || f.fallback
 	// pointers: an any holds them without allocating
-	args = append(args, &planKinds[b2i(f.simple)][b2i(withMsg)], len(f.args))
+	shape := b2i(f.simple) + b2i(f.lean)
+	args = append(args, &planKinds[shape][b2i(withMsg)], len(f.args))
 	for i := range f.args {
 		if i == planStoredArg && f.stored != nil {
 			args = append(args, f.stored)
@@ -233,8 +246,9 @@ func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 // (fast.lua's i+4).
 const planStoredArg = 4
 
-// planKinds[simple][with its message] is a plan's kind in batch.lua.
-var planKinds = [2][2]string{{"p", "P"}, {"q", "Q"}}
+// planKinds[shape][with its message] is a plan's kind in batch.lua; shape
+// 0 a plan, 1 a simple plan, 2 a lean one.
+var planKinds = [3][2]string{{"p", "P"}, {"q", "Q"}, {"s", "S"}}
 
 func b2i(b bool) int {
 	if b {
@@ -283,16 +297,24 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 		return fmt.Errorf("identity: apply batch: %w", err)
 	}
 	arr, ok := v.([]any)
-	if !ok || len(arr) != 2 {
+	if !ok || len(arr) < 2 || len(arr) > 3 {
 		return fmt.Errorf("%w: call reply %T", ErrScript, v)
 	}
 	applied, _ := arr[0].(int64)
 	replies, _ := arr[1].([]any)
+	tombs := tombstonesUnknown
+	if len(arr) == 3 {
+		tombs = tombstonesNone
+		if n, _ := arr[2].(int64); n == 1 {
+			tombs = tombstonesSome
+		}
+	}
 	if int(applied) > len(call) || len(replies) < int(applied) {
 		return fmt.Errorf("%w: %d of %d messages applied, %d replies", ErrScript, applied, len(call), len(replies))
 	}
 	for k, i := range call {
 		r := &res[i]
+		r.Tombstones = tombs
 		if k >= int(applied) {
 			r.NotRun = true
 			continue
