@@ -112,17 +112,8 @@ func TestDuplicateInOneBatch(t *testing.T) {
 			t.Errorf("%s: %v duplicates, want %v", typ, n, want)
 		}
 	}
-	pe, err := g.store.ProfileEvents(context.Background(), g.tenant, ups[0].ProfileID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	paid := 0
-	for _, e := range pe.Recent {
-		if e.MessageID == "t1" {
-			paid++
-		}
-	}
-	if n := pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 1 || paid != 1 {
+	pe := g.events(t, ups[0].ProfileID)
+	if n, paid := pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")], inTimeline(pe, "t1"); n != 1 || paid != 1 {
 		t.Errorf("Paid counted %d times, %d times in the timeline, want 1 and 1", n, paid)
 	}
 }

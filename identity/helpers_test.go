@@ -136,6 +136,33 @@ func (g *rig) apply(t testing.TB, events ...schemas.Event) {
 	}
 }
 
+// events reads the timeline and daily counts of a profile (by id, or by
+// a ref such as "user_id:7").
+func (g *rig) events(t testing.TB, ref string) schemas.ProfileEvents {
+	t.Helper()
+	ctx := context.Background()
+	pid, err := g.store.Resolve(ctx, g.tenant, ref)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", ref, err)
+	}
+	ev, err := g.store.ProfileEvents(ctx, g.tenant, pid)
+	if err != nil {
+		t.Fatalf("events of %s: %v", pid, err)
+	}
+	return ev
+}
+
+// inTimeline counts a messageId's entries in a timeline.
+func inTimeline(ev schemas.ProfileEvents, mid string) int {
+	n := 0
+	for _, e := range ev.Recent {
+		if e.MessageID == mid {
+			n++
+		}
+	}
+	return n
+}
+
 // profile resolves a ref and reads the profile.
 func (g *rig) profile(t testing.TB, ref string) schemas.Profile {
 	t.Helper()

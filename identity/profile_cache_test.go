@@ -361,17 +361,8 @@ func TestFastPathRedeliveryRepublishes(t *testing.T) {
 	if len(ups) != 1 || ups[0].Type != schemas.ProfileUpdated || ups[0].Traits["plan"] != "free" || ups[0].Event == nil {
 		t.Fatalf("redelivery published %+v", ups)
 	}
-	pe, err := g.store.ProfileEvents(context.Background(), g.tenant, ups[0].ProfileID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	paid := 0
-	for _, e := range pe.Recent {
-		if e.Name == "Paid" {
-			paid++
-		}
-	}
-	if paid != 1 || pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")] != 1 {
+	pe := g.events(t, ups[0].ProfileID)
+	if paid := inTimeline(pe, "r2"); paid != 1 || pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")] != 1 {
 		t.Errorf("Paid applied twice? timeline %d Paid, counts %v", paid, pe.DailyCounts)
 	}
 }
@@ -505,15 +496,7 @@ func TestLeanPlansStepAsideForTombstones(t *testing.T) {
 	if halted() != 1 || replanned() != before {
 		t.Fatalf("%v plans halted, %v applied by the full logic instead: a lean plan was sent again", halted(), replanned()-before)
 	}
-	pid, err := g.store.Resolve(ctx, g.tenant, "user_id:7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pe, err := g.store.ProfileEvents(ctx, g.tenant, pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := pe.DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 3 {
+	if n := g.events(t, "user_id:7").DailyCounts["Paid"][fixedNow.Format("2006-01-02")]; n != 3 {
 		t.Fatalf("Paid counted %d times, want 3", n)
 	}
 }

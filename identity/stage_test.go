@@ -162,14 +162,7 @@ func TestFailedWritesAreAppliedAgainInOrder(t *testing.T) {
 			// each user's count is exact and its timeline (newest first,
 			// capped) ends with its latest messages in order
 			for uid, mids := range perUser {
-				pid, err := g.store.Resolve(ctx, g.tenant, "user_id:"+uid)
-				if err != nil {
-					t.Fatal(err)
-				}
-				evs, err := g.store.ProfileEvents(ctx, g.tenant, pid)
-				if err != nil {
-					t.Fatal(err)
-				}
+				evs := g.events(t, "user_id:"+uid)
 				var count int64
 				for _, n := range evs.DailyCounts["Tick"] {
 					count += n
