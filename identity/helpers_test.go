@@ -136,16 +136,22 @@ func (g *rig) apply(t testing.TB, events ...schemas.Event) {
 	}
 }
 
+// resolve finds the live profile id of a ref.
+func (g *rig) resolve(t testing.TB, ref string) string {
+	t.Helper()
+	pid, err := g.store.Resolve(context.Background(), g.tenant, ref)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", ref, err)
+	}
+	return pid
+}
+
 // events reads the timeline and daily counts of a profile (by id, or by
 // a ref such as "user_id:7").
 func (g *rig) events(t testing.TB, ref string) schemas.ProfileEvents {
 	t.Helper()
-	ctx := context.Background()
-	pid, err := g.store.Resolve(ctx, g.tenant, ref)
-	if err != nil {
-		t.Fatalf("resolve %s: %v", ref, err)
-	}
-	ev, err := g.store.ProfileEvents(ctx, g.tenant, pid)
+	pid := g.resolve(t, ref)
+	ev, err := g.store.ProfileEvents(context.Background(), g.tenant, pid)
 	if err != nil {
 		t.Fatalf("events of %s: %v", pid, err)
 	}
@@ -166,12 +172,8 @@ func inTimeline(ev schemas.ProfileEvents, mid string) int {
 // profile resolves a ref and reads the profile.
 func (g *rig) profile(t testing.TB, ref string) schemas.Profile {
 	t.Helper()
-	ctx := context.Background()
-	pid, err := g.store.Resolve(ctx, g.tenant, ref)
-	if err != nil {
-		t.Fatalf("resolve %s: %v", ref, err)
-	}
-	p, err := g.store.GetProfile(ctx, g.tenant, pid)
+	pid := g.resolve(t, ref)
+	p, err := g.store.GetProfile(context.Background(), g.tenant, pid)
 	if err != nil {
 		t.Fatalf("profile %s: %v", pid, err)
 	}
