@@ -53,7 +53,7 @@ func BenchmarkGoPath(b *testing.B) {
 		args = append(args, "a", c.inputs[i].Msg.Mid, scriptPayload(&c.inputs[i].Msg))
 	}
 	v, err := applyScript.Run(ctx, g.rdb, []string{g.store.keyProfiles(t)}, args...).Slice()
-	if err != nil || len(v) != 2 {
+	if err != nil || len(v) != 3 { // {applied, replies, tbn}
 		b.Fatal(v, err)
 	}
 	replies, _ := v[1].([]any)
