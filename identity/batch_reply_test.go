@@ -85,3 +85,45 @@ func TestScriptLoadedAgainAfterFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptStopsAtAFailingMessage: in the real script, a message that
+// raises an error replies {-1, error} and stops its call there; the
+// messages before it stay applied and marked, the ones after it do not
+// run; a call without failures applies every message.
+func TestScriptStopsAtAFailingMessage(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	ctx := context.Background()
+	now := g.proc.clock()
+	bucket, ttl := g.store.dedupBucket(now)
+	msg := func(mid, uid string) *scriptMsg {
+		m, _, err := g.store.prepare(g.tenant, g.store.rulesFor(g.tenant), &schemas.Event{Type: "track", MessageID: mid, UserID: uid, Event: "Paid"}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &m
+	}
+	run := func(args ...any) []any {
+		t.Helper()
+		head := []any{g.store.prefix(g.tenant), "", bucket, ttl, dedupBuckets}
+		v, err := applyScript.Run(ctx, g.rdb, []string{g.store.keyProfiles(g.tenant)}, append(head, args...)...).Slice()
+		if err != nil || len(v) != 3 {
+			t.Fatal(v, err)
+		}
+		return v
+	}
+	v := run("a", "m1", scriptPayload(msg("m1", "7")), "a", "m2", `{"mid":`, "a", "m3", scriptPayload(msg("m3", "8")))
+	replies, _ := v[1].([]any)
+	if v[0] != int64(2) || len(replies) != 2 {
+		t.Fatalf("applied %v, replies %v: want the first two processed", v[0], replies)
+	}
+	if r, _ := replies[1].([]any); len(r) != 2 || r[0] != int64(-1) {
+		t.Fatalf("the failing message replied %v", replies[1])
+	}
+	dd := g.store.keyDedup(g.tenant, bucket)
+	if g.rdb.HExists(ctx, dd, "m1").Val() != true || g.rdb.HExists(ctx, dd, "m2").Val() || g.rdb.HExists(ctx, dd, "m3").Val() {
+		t.Fatal("marks: want m1 only")
+	}
+	if v := run("a", "m3", scriptPayload(msg("m3", "8")), "a", "m4", scriptPayload(msg("m4", "8"))); v[0] != int64(2) {
+		t.Fatalf("a call without failures applied %v of 2", v[0])
+	}
+}
