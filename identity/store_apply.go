@@ -289,7 +289,8 @@ func transientError(msg string) bool {
 	return false
 }
 
-// decodeCall reads one call's reply {applied, replies} into res; the
+// decodeCall reads one call's reply {applied, replies, tbn} into res (a
+// call that found its pipeline halted replies {0, {}}: tbn unknown); the
 // messages after the applied ones are NotRun.
 func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, bucket int64) error {
 	v, err := cmd.Result()
