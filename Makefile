@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin/user360
 
-.PHONY: build test test-race vet fuzz bench bench-go bench-gateway bench-pipeline bench-pipeline-mix dev compose-up clean
+.PHONY: build test test-race vet fuzz bench bench-reference bench-go bench-gateway bench-pipeline bench-pipeline-mix dev compose-up clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/user360
@@ -20,10 +20,14 @@ test-race:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 60s ./ingest/
 
-# Benchmarks: Go benchmarks of every stage, the gateway under load, then the
-# whole pipeline in one `user360 dev`: new users (gateway 2xx →
-# segment.entered) and known users' tracks (throughput).
-bench: bench-go bench-gateway bench-pipeline bench-pipeline-mix
+# Benchmarks: how fast this machine's Redis is right now (the reference the
+# identity target is stated against), Go benchmarks of every stage, the
+# gateway under load, then the whole pipeline in one `user360 dev`: new
+# users (gateway 2xx → segment.entered) and known users' tracks (throughput).
+bench: bench-reference bench-go bench-gateway bench-pipeline bench-pipeline-mix
+
+bench-reference:
+	./scripts/redis-reference.sh
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m $(PKGS)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,7 +124,11 @@ func measureBatches(b *testing.B, g *rig, recs []*kgo.Record) {
 		defer debug.SetGCPercent(debug.SetGCPercent(servingGCPercent))
 	}
 	start, cpu0, rcpu0 := time.Now(), processCPU(), redisCPU(b, g)
-	stageAll(b, g, recs, benchBatch)
+	// labelled, so that a CPU profile of the benchmark can leave out the
+	// seeding: -test.cpuprofile, then pprof -tagfocus bench=measured
+	pprof.Do(context.Background(), pprof.Labels("bench", "measured"), func(context.Context) {
+		stageAll(b, g, recs, benchBatch)
+	})
 	cpu, rcpu := processCPU()-cpu0, redisCPU(b, g)-rcpu0
 	b.ReportMetric(float64(len(recs))/time.Since(start).Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(recs)), "cpu-µs/msg")

@@ -8,7 +8,7 @@
 // (capped timeline, per-day counters), and publishes what changed to the
 // profile-updates topic. One Lua script applies each message atomically
 // (dedup + resolution + merge + traits + events); one call of it applies a
-// run of up to 64 messages of one tenant in order, and a polled batch is
+// run of up to 128 messages of one tenant in order, and a polled batch is
 // one pipeline of such calls. Most messages are planned in Go from a cache
 // of the profiles the processor wrote (profile_cache.go, speculate.go), and
 // Redis only checks each plan's version token and writes. A replay into a

@@ -143,10 +143,11 @@ const (
 )
 
 // callSize is the most messages one script call applies: enough to make
-// the call's own cost small per message, few enough that Redis is never
-// busy with one call for long (a call of known users' tracks takes about
-// a millisecond).
-const callSize = 64
+// the call's own cost (reading three dedup buckets, writing the marks)
+// small per message, few enough that Redis is never busy with one call
+// for long (a call of known users' tracks takes about a millisecond).
+// 128 against 64: +3.8 % msgs/s on the mix (8 pairs), 256 no better.
+const callSize = 128
 
 // applyBatch applies messages in order: one pipeline of script calls, each
 // call a run of one tenant's messages (batch.lua). A transport error fails
