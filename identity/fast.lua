@@ -30,24 +30,69 @@
 -- apply.lua, batch.lua): reading a global is a table lookup every time.
 local ARGV, redis, tonumber, unpack, cjson = ARGV, redis, tonumber, unpack, cjson
 
+-- newestFirst: list l is in order, newest first (entries start with
+-- their time; a late arrival pushed on top breaks the order)
+local function newestFirst(l)
+  for i = 2, #l do
+    if l[i - 1] < l[i] then return false end
+  end
+  return true
+end
+
+-- insertInOrder puts the entries of small into the list at key, whose
+-- entries are big: both newest first; each goes before the first entry
+-- older than it (LINSERT: the first of its value in the list, as all
+-- before it, inserted or not, are newer), the oldest at the end.
+local function insertInOrder(key, big, small)
+  local j, nb = 1, #big
+  for k = 1, #small do
+    local x = small[k]
+    while j <= nb and big[j] >= x do j = j + 1 end
+    if j > nb then
+      redis.call("RPUSH", key, unpack(small, k))
+      return
+    end
+    redis.call("LINSERT", key, "BEFORE", big[j], x)
+  end
+end
+
+-- mergeTimelines puts the entries of timeline tla into tls: the two
+-- interleaved newest first by entry (its 13-digit time first), at most
+-- cap kept. When both lists are in order and one holds a few entries
+-- (an anonymous visitor's, mostly), those go in place into the other
+-- (renamed to tls if it is tla's): nothing rewritten; otherwise both are
+-- sorted together and written anew. Either way the result is the same.
+local function mergeTimelines(tla, tls, cap)
+  local la = redis.call("LRANGE", tla, 0, -1)
+  if #la == 0 then return end
+  local ls = redis.call("LRANGE", tls, 0, -1)
+  if math.min(#la, #ls) <= 8 and newestFirst(la) and newestFirst(ls) then
+    if #la <= #ls then
+      insertInOrder(tls, ls, la)
+    else
+      insertInOrder(tla, la, ls)
+      redis.call("RENAME", tla, tls)
+    end
+    if #la + #ls > cap then redis.call("LTRIM", tls, 0, cap - 1) end
+    return
+  end
+  for _, x in ipairs(la) do ls[#ls + 1] = x end
+  -- newest first: sorted ascending by the built-in order (no Lua
+  -- comparator to call per comparison), taken from the end
+  table.sort(ls)
+  redis.call("DEL", tls)
+  local keep = {}
+  for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
+  redis.call("RPUSH", tls, unpack(keep))
+end
+
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
 -- mergeInto and fastApply both end a merge with it.
 local function absorbRest(P, a, s, cap, zkey)
   local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
-  local la = redis.call("LRANGE", tla, 0, -1)
-  if #la > 0 then
-    local ls = redis.call("LRANGE", tls, 0, -1)
-    for _, x in ipairs(la) do ls[#ls + 1] = x end
-    -- newest first: sorted ascending by the built-in order (no Lua
-    -- comparator to call per comparison), taken from the end
-    table.sort(ls)
-    redis.call("DEL", tls)
-    local keep = {}
-    for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
-    redis.call("RPUSH", tls, unpack(keep))
-  end
+  mergeTimelines(tla, tls, cap)
   for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
     redis.call("RPUSH", P .. "mg:" .. s, x)
   end

@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -41,5 +43,72 @@ func TestMergedTimelineIsNewestFirst(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestMergedTimelinesInAnyOrder: whatever order the two profiles' events
+// arrived in (a late arrival leaves a timeline out of order; the cap
+// keeps the latest arrivals), however long each timeline is (a few
+// entries go in place, more are sorted with the survivor's), and
+// whichever way the merge goes, the merged timeline is the two
+// timelines' entries newest first, cut at the cap.
+func TestMergedTimelinesInAnyOrder(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			for round := range 60 {
+				g := newRig(t, b.Client(t))
+				g.store.cfg.TimelineCap = []int{3, 6, 100}[round%3]
+				nv, nu := 1+rng.IntN(12), rng.IntN(13)
+				// the user first; then distinct minutes, in time order every
+				// other round, else shuffled: the arrival order
+				evs := []schemas.Event{{Type: "identify", MessageID: "u0", UserID: "u", Timestamp: at(0)}}
+				mins := rng.Perm(nv + nu)
+				if round%2 == 0 {
+					sort.Ints(mins)
+				}
+				for i, m := range mins {
+					e := schemas.Event{Type: "track", MessageID: fmt.Sprintf("m%02d", m), Event: "E", Timestamp: at(m + 1)}
+					if i%2 == 0 && i/2 < nv || i/2 >= nu {
+						e.AnonymousID = "visitor"
+					} else {
+						e.UserID = "u"
+					}
+					evs = append(evs, e)
+				}
+				g.apply(t, evs...)
+				// the two timelines as stored, merged as the old way did:
+				// all entries sorted, newest first
+				var all []string
+				for _, ref := range []string{"anonymous_id:visitor", "user_id:u"} {
+					l, err := g.rdb.LRange(ctx, g.store.keyTimeline(g.tenant, g.profile(t, ref).ID), 0, -1).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					all = append(all, l...)
+				}
+				sort.Sort(sort.Reverse(sort.StringSlice(all)))
+				want := []string{"zz"}
+				for _, e := range decodeTimeline(all) {
+					want = append(want, e.MessageID)
+				}
+				want = want[:min(len(want), g.store.cfg.TimelineCap)]
+
+				g.apply(t, schemas.Event{Type: "identify", MessageID: "zz", UserID: "u", AnonymousID: "visitor", Timestamp: at(100)})
+				ev, err := g.store.ProfileEvents(ctx, g.tenant, g.profile(t, "anonymous_id:visitor").ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range ev.Recent {
+					got = append(got, e.MessageID)
+				}
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Fatalf("round %d (%d visitor events, %d user events, cap %d): timeline %v, want %v",
+						round, nv, nu, g.store.cfg.TimelineCap, got, want)
+				}
+			}
+		})
 	}
 }
