@@ -46,6 +46,8 @@ type Processor struct {
 	// fallbackLeft: chunks that still send plans with their messages
 	// (see apply).
 	fallbackLeft atomic.Int32
+	// cpu gates the CPU-bound steps of staged batches (see cpuGate).
+	cpu cpuGate
 	// lastStaged is the batch staged last: the next one publishes after
 	// it (see Stage).
 	stageMu    sync.Mutex
@@ -63,7 +65,7 @@ func newProcessor(store *Store, tenants *config.Tenants, topics schemas.Topics, 
 		store.rules.tenants = tenants
 	}
 	return &Processor{store: store, tenants: tenants, topics: topics, produce: produce, log: log, m: m, clock: store.clock,
-		cache: newProfileCache(store.cfg.ProfileCacheSize)}
+		cache: newProfileCache(store.cfg.ProfileCacheSize), cpu: newCPUGate()}
 }
 
 // pending is one record of a batch on its way through.

@@ -82,8 +82,9 @@ type stagedBatch struct {
 // (decode, identifiers, traits; on the caller's goroutine), apply (one
 // pipeline per chunk, chunks in order on one goroutine, which first waits
 // for the previous batch's apply, so messages keep their order), build
-// and publish (records, in the background). It returns when every chunk
-// is queued for apply.
+// and publish (records, in the background). Prepare and build pass
+// through the processor's cpuGate, which keeps a P free for apply. It
+// returns when every chunk is queued for apply.
 func (p *Processor) stage(ctx context.Context, records []*kgo.Record, st *stagedBatch) {
 	now, prev := st.now, st.prev
 	jobs := make(chan *chunk, 2)
@@ -119,7 +120,9 @@ func (p *Processor) stage(ctx context.Context, records []*kgo.Record, st *staged
 		var waited, prevSent bool
 		var pubErr error
 		for c := range applied {
+			p.cpu.enter()
 			p.build(&st.b, c, now)
+			p.cpu.leave()
 			if !waited {
 				waited = true
 				prevSent = prev == nil || prev.published()
@@ -132,7 +135,10 @@ func (p *Processor) stage(ctx context.Context, records []*kgo.Record, st *staged
 		st.allSent = waited && prevSent && pubErr == nil && st.b.err == nil && st.applyErr == nil
 	}()
 	for i := 0; i < len(records); i += chunkSize {
-		jobs <- p.prepareChunk(records[i:min(i+chunkSize, len(records))], now)
+		p.cpu.enter()
+		c := p.prepareChunk(records[i:min(i+chunkSize, len(records))], now)
+		p.cpu.leave()
+		jobs <- c
 	}
 	close(jobs)
 }
