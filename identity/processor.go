@@ -87,8 +87,11 @@ type chunk struct {
 }
 
 // chunkSize is how many messages go into one pipeline: small enough that
-// preparing the next chunk (Go) overlaps with applying this one (Redis).
-const chunkSize = 256
+// preparing the next chunk (Go) overlaps with applying this one (Redis),
+// large enough that Redis seldom waits between pipelines. 512 against 256:
+// +3.5 % on the identity mix (14 pairs), once the cpuGate kept a P for the
+// apply goroutine (before it, 512 measured −3.5 %); 1024: 0.982 (6 pairs).
+const chunkSize = 512
 
 // recordTenant reads the tenant header, else the key prefix.
 func recordTenant(r *kgo.Record) string { return (*tenantNames)(nil).of(r) }
