@@ -20,8 +20,9 @@
 -- few hash writes per call instead of a key with a TTL per message.
 --
 -- Returns {applied, replies, tbn}: tbn 1 when the tenant has tombstones
--- (deletions lately; the processor then sends no lean plans), applied counts the messages processed from
--- the start (the rest did nothing); replies[j] is {0} (applied as planned),
+-- (deletions lately; the processor then sends no lean plans), applied
+-- counts the messages processed from the start (the rest did nothing);
+-- replies[j] is {0} (applied as planned),
 -- {1, stored, bucket} (applied before), apply.lua's {0, output, token,
 -- metas}, or {-1, error} (the message failed; the call stopped there).
 local P, ZK = ARGV[1], KEYS[1]

@@ -121,6 +121,8 @@ local function leanApply(P, i, last, tbn)
   local pid = ARGV[i + 1]
   local pk = P .. "p:" .. pid
   if redis.call("HGET", pk, "_v") ~= ARGV[i + 2] then return false end
+  -- the write of fastApply's simple plan, at the lean plan's offsets (a
+  -- shared function measured 0.5 % more Redis instructions: kept inline)
   redis.call("HSET", pk, "_v", ARGV[i + 3], unpack(ARGV, i + 7, last))
   if ARGV[i + 5] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[i + 5], tonumber(ARGV[i + 6])) end
   return true

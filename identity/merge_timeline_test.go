@@ -29,16 +29,7 @@ func TestMergedTimelineIsNewestFirst(t *testing.T) {
 					schemas.Event{Type: "track", MessageID: "u4", UserID: "u", Event: "B", Timestamp: at(4)},
 				)
 				g.apply(t, schemas.Event{Type: "identify", MessageID: "j5", UserID: "u", AnonymousID: "visitor", Timestamp: at(5)})
-				p := g.profile(t, "anonymous_id:visitor")
-				ev, err := g.store.ProfileEvents(context.Background(), g.tenant, p.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, e := range ev.Recent {
-					got = append(got, e.MessageID)
-				}
-				if strings.Join(got, ",") != "j5,u4,v3,u2" {
+				if got := timelineIDs(g.events(t, "anonymous_id:visitor")); strings.Join(got, ",") != "j5,u4,v3,u2" {
 					t.Fatalf("timeline %v, want j5,u4,v3,u2", got)
 				}
 			})
@@ -89,26 +80,24 @@ func TestMergedTimelinesInAnyOrder(t *testing.T) {
 					all = append(all, l...)
 				}
 				sort.Sort(sort.Reverse(sort.StringSlice(all)))
-				want := []string{"zz"}
-				for _, e := range decodeTimeline(all) {
-					want = append(want, e.MessageID)
-				}
+				want := append([]string{"zz"}, timelineIDs(schemas.ProfileEvents{Recent: decodeTimeline(all)})...)
 				want = want[:min(len(want), g.store.cfg.TimelineCap)]
 
 				g.apply(t, schemas.Event{Type: "identify", MessageID: "zz", UserID: "u", AnonymousID: "visitor", Timestamp: at(100)})
-				ev, err := g.store.ProfileEvents(ctx, g.tenant, g.profile(t, "anonymous_id:visitor").ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, e := range ev.Recent {
-					got = append(got, e.MessageID)
-				}
-				if strings.Join(got, ",") != strings.Join(want, ",") {
+				if got := timelineIDs(g.events(t, "anonymous_id:visitor")); strings.Join(got, ",") != strings.Join(want, ",") {
 					t.Fatalf("round %d (%d visitor events, %d user events, cap %d): timeline %v, want %v",
 						round, nv, nu, g.store.cfg.TimelineCap, got, want)
 				}
 			}
 		})
 	}
+}
+
+// timelineIDs lists a timeline's messageIds, newest first.
+func timelineIDs(ev schemas.ProfileEvents) []string {
+	ids := make([]string, 0, len(ev.Recent))
+	for _, e := range ev.Recent {
+		ids = append(ids, e.MessageID)
+	}
+	return ids
 }

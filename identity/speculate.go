@@ -246,15 +246,15 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	args := make([]string, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
 	fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0
 	fp.lean = fp.simple && !c.tombstones[in.Tenant]
+	// fast.lua's plan arguments
+	args = append(args, m.Mid, prof.pid, expected, prof.token, stored)
 	if fp.lean {
-		// fast.lua's lean plan: the message's time and identifiers only
-		// serve the tombstone checks; the plan does not hold if the tenant
-		// has tombstones after all
-		args = append(args, m.Mid, prof.pid, expected, prof.token, stored, timeline, strconv.Itoa(m.Cap))
+		// a lean plan: the message's time and identifiers only serve the
+		// tombstone checks; the plan does not hold if the tenant has
+		// tombstones after all
+		args = append(args, timeline, strconv.Itoa(m.Cap))
 	} else {
-		// fast.lua's plan arguments
-		args = append(args, m.Mid, prof.pid, expected, prof.token,
-			stored, m.Ts, timeline, strconv.Itoa(m.Cap), strconv.Itoa(len(m.Ids)))
+		args = append(args, m.Ts, timeline, strconv.Itoa(m.Cap), strconv.Itoa(len(m.Ids)))
 		args = append(args, m.Ids...)
 	}
 	if fp.simple {
