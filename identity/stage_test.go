@@ -81,26 +81,48 @@ func eventIDs(ups []schemas.ProfileUpdate) []string {
 }
 
 // failScripts fails the pipelines that run the identity script, from the
-// (1-based) first one counted, n of them, before they reach Redis.
+// (1-based) first one counted, n of them, the way mode says.
 type failScripts struct {
 	seen, first, n int
+	mode           failMode
 }
+
+// failMode is how failScripts fails a pipeline.
+type failMode int
+
+const (
+	refused   failMode = iota // before it reaches Redis
+	replyLost                 // Redis ran it; the connection broke before the replies came
+	busyReply                 // Redis ran it; the first call's first message says BUSY
+)
+
+func (m failMode) String() string { return [...]string{"refused", "replyLost", "busyReply"}[m] }
 
 func (f *failScripts) DialHook(next redis.DialHook) redis.DialHook          { return next }
 func (f *failScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (f *failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && (cmds[0].Name() == "evalsha" || cmds[0].Name() == "eval") {
-			f.seen++ // (one apply goroutine at a time runs the scripts)
-			if f.seen >= f.first && f.seen < f.first+f.n {
-				err := errors.New("connection reset by peer")
-				for _, c := range cmds {
-					c.SetErr(err)
-				}
+		if len(cmds) == 0 || (cmds[0].Name() != "evalsha" && cmds[0].Name() != "eval") {
+			return next(ctx, cmds)
+		}
+		f.seen++ // (one apply goroutine at a time runs the scripts)
+		if f.seen < f.first || f.seen >= f.first+f.n {
+			return next(ctx, cmds)
+		}
+		if f.mode != refused {
+			if err := next(ctx, cmds); err != nil {
 				return err
 			}
 		}
-		return next(ctx, cmds)
+		if f.mode == busyReply {
+			cmds[0].(*redis.Cmd).SetVal([]any{int64(1), []any{[]any{int64(-1), "BUSY Redis is busy running a script"}}, int64(0)})
+			return nil
+		}
+		err := errors.New("connection reset by peer")
+		for _, c := range cmds {
+			c.SetErr(err)
+		}
+		return err
 	}
 }
 
@@ -108,13 +130,22 @@ func (f *failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // Stage returned is applied again from the first chunk that failed, before
 // the next batches' messages, however many attempts fail (the next
 // batch's apply, which then leaves its own messages unapplied too, the
-// batch after it, the finishes and their retries): every message is
-// applied once, in order, and published once, in order.
+// batch after it, the finishes and their retries), whether Redis ran the
+// failed pipeline or not (its replies lost, or a message answered BUSY
+// after the call ran): every message is applied once, in order, and
+// published once, in order.
 func TestFailedWritesAreAppliedAgainInOrder(t *testing.T) {
-	for _, fails := range []int{1, 2, 3} {
-		t.Run(fmt.Sprintf("fails=%d", fails), func(t *testing.T) {
+	// first: the first pipeline that fails (2: the first batch's second
+	// chunk; 3: its last)
+	for _, c := range []struct {
+		first, fails int
+		mode         failMode
+	}{{2, 1, refused}, {2, 2, refused}, {2, 3, refused}, {2, 1, replyLost}, {2, 2, replyLost}, {2, 1, busyReply}, {2, 2, busyReply},
+		{3, 1, replyLost}, {3, 1, busyReply}} {
+		fails := c.fails
+		t.Run(fmt.Sprintf("first=%d/fails=%d/%v", c.first, fails, c.mode), func(t *testing.T) {
 			rdb := testenv.Redis(t)
-			hook := &failScripts{first: 2, n: fails}
+			hook := &failScripts{first: c.first, n: fails, mode: c.mode}
 			rdb.AddHook(hook)
 			g := newRig(t, rdb)
 			const users = 3
@@ -153,7 +184,7 @@ func TestFailedWritesAreAppliedAgainInOrder(t *testing.T) {
 					}
 				}
 			}
-			if hook.seen < 1+fails {
+			if hook.seen < c.first-1+fails {
 				t.Fatalf("%d script pipelines ran, the failures were not reached", hook.seen)
 			}
 			if got := eventIDs(g.out.updates(t)); fmt.Sprint(got) != fmt.Sprint(want) {
