@@ -22,7 +22,8 @@
 -- Returns {applied, replies, tbn}: tbn 1 when the tenant has tombstones
 -- (deletions lately; the processor then sends no lean plans), applied
 -- counts the messages processed from the start (the rest did nothing);
--- replies[j] is {0} (applied as planned),
+-- replies[j] is 0 (applied as planned: an integer, which Redis converts
+-- without the field lookups a table costs),
 -- {1, stored, bucket} (applied before), apply.lua's {0, output, token,
 -- metas}, or {-1, error} (the message failed; the call stopped there).
 local P, ZK = ARGV[1], KEYS[1]
@@ -65,7 +66,7 @@ for b = cur, cur - nb + 1, -1 do
 end
 
 local tbn = redis.call("EXISTS", P .. "tbn") == 1
-local APPLIED = {0} -- the reply of every message applied as planned
+local APPLIED = 0 -- the reply of every message applied as planned
 -- handle applies the message that starts at ARGV[i]
 local function handle(i)
   local kind = ARGV[i]

@@ -29,7 +29,7 @@ func TestDecodeCallStopsAtFailures(t *testing.T) {
 
 	res := make([]applyResult, 4)
 	err := decodeCall(reply([]any{int64(2), []any{
-		[]any{int64(0)},
+		int64(0), // applied as planned
 		[]any{int64(-1), "user_script:12: attempt to index a nil value"},
 	}}), call, in, res, 7)
 	if err != nil {

@@ -322,6 +322,12 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 			continue
 		}
 		r.Bucket = bucket
+		if f := in[i].fast; f != nil {
+			if code, ok := replies[k].(int64); ok && code == 0 {
+				r.Out = f.out // applied as planned
+				continue
+			}
+		}
 		rep, _ := replies[k].([]any)
 		if len(rep) == 2 {
 			if code, _ := rep[0].(int64); code == -1 {
@@ -339,7 +345,7 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 			rep = rep[:2]
 		}
 		if f := in[i].fast; f != nil {
-			err = decodeFastReply(rep, f, r)
+			err = decodeFastReply(rep, r)
 		} else {
 			err = decodeReply(rep, r)
 		}
@@ -392,15 +398,10 @@ func stringList(v any) []string {
 	return out
 }
 
-// decodeFastReply reads the reply to a planned message: {0} applied as
-// planned, else apply.lua's reply.
-func decodeFastReply(v any, f *fastPlan, r *applyResult) error {
-	if arr, ok := v.([]any); ok && len(arr) == 1 {
-		if code, _ := arr[0].(int64); code == 0 {
-			r.Out = f.out
-			return nil
-		}
-	}
+// decodeFastReply reads the reply to a planned message that did not apply
+// as planned (decodeCall takes the integer 0 that says it did): apply.lua's
+// reply.
+func decodeFastReply(v any, r *applyResult) error {
 	err := decodeReply(v, r)
 	r.Replanned = !r.Dup
 	return err
