@@ -34,9 +34,9 @@ if ARGV[2] ~= "" then
 end
 local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
 
--- where each message starts in ARGV, and its messageId (arrays: no table
--- a message)
-local starts, mids, nm = {}, {}, 0
+-- where each message starts in ARGV, its messageId and its plan's length
+-- (arrays: no table a message; the length parsed once: tonumber is strtod)
+local starts, mids, lens, nm = {}, {}, {}, 0
 local i = 6
 local nargs = #ARGV
 while i <= nargs do
@@ -48,7 +48,9 @@ while i <= nargs do
     i = i + 3
   else
     mids[nm] = ARGV[i + 2]
-    i = i + 2 + tonumber(ARGV[i + 1])
+    local l = tonumber(ARGV[i + 1])
+    lens[nm] = l
+    i = i + 2 + l
     if kind == "P" or kind == "Q" or kind == "S" then i = i + 1 end
   end
 end
@@ -67,14 +69,15 @@ end
 
 local tbn = redis.call("EXISTS", P .. "tbn") == 1
 local APPLIED = 0 -- the reply of every message applied as planned
--- handle applies the message that starts at ARGV[i]
-local function handle(i)
+-- handle applies the call's message j
+local function handle(j)
+  local i = starts[j]
   local kind = ARGV[i]
   local pay
   if kind == "a" then
     pay = ARGV[i + 2]
   else
-    local l = tonumber(ARGV[i + 1])
+    local l = lens[j]
     local at = i + 2
     local held
     if kind == "s" or kind == "S" then
@@ -112,7 +115,7 @@ for j = 1, nm do
       replies[j] = {1, s[1], s[2]}
     end
   else
-    local ok, r, stored = pcall(handle, starts[j])
+    local ok, r, stored = pcall(handle, j)
     if not ok then
       if type(r) == "table" then r = r.err end
       replies[j] = {-1, tostring(r)}
