@@ -8,6 +8,7 @@
 --           nothing, so no message overtakes one that was not applied
 -- ARGV[3] = current dedup bucket number, ARGV[4] = its TTL (s),
 -- ARGV[5] = how many buckets (this one and older) remember a messageId
+-- ARGV[6] = the timeline cap of planned messages
 -- then the messages, each one of
 --   "a", messageId, message JSON            apply.lua's full logic
 --   "p", L, plan arguments (L)              fast.lua's plan; stop if it fails
@@ -32,12 +33,12 @@ if ARGV[2] ~= "" then
   haltKey = P .. "halt:" .. ARGV[2]
   if redis.call("EXISTS", haltKey) == 1 then return {0, {}} end
 end
-local cur, nb = tonumber(ARGV[3]), tonumber(ARGV[5])
+local cur, nb, cap = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 -- where each message starts in ARGV, its messageId and its plan's length
 -- (arrays: no table a message; the length parsed once: tonumber is strtod)
 local starts, mids, lens, nm = {}, {}, {}, 0
-local i = 6
+local i = 7
 local nargs = #ARGV
 while i <= nargs do
   local kind = ARGV[i]
@@ -81,9 +82,9 @@ local function handle(j)
     local at = i + 2
     local held
     if kind == "s" or kind == "S" then
-      held = leanApply(P, at, at + l - 1, tbn)
+      held = leanApply(P, at, at + l - 1, tbn, cap)
     else
-      held = fastApply(P, ZK, at, at + l - 1, tbn, kind == "q" or kind == "Q")
+      held = fastApply(P, ZK, at, at + l - 1, tbn, kind == "q" or kind == "Q", cap)
     end
     if held then return APPLIED, ARGV[at + 4] end
     if kind == "p" or kind == "q" or kind == "s" then return nil end

@@ -104,7 +104,7 @@ func TestScriptStopsAtAFailingMessage(t *testing.T) {
 	}
 	run := func(args ...any) []any {
 		t.Helper()
-		head := []any{g.store.prefix(g.tenant), "", bucket, ttl, dedupBuckets}
+		head := g.store.appendCallHead(nil, g.tenant, "", bucket, ttl)
 		v, err := applyScript.Run(ctx, g.rdb, []string{g.store.keyProfiles(g.tenant)}, append(head, args...)...).Slice()
 		if err != nil || len(v) != 3 {
 			t.Fatal(v, err)

@@ -13,8 +13,8 @@
 --   i+3   the token this write sets
 --   i+4   dedup value (the output, or "1" when nothing is republished)
 --   i+5   event time (ms), for tombstones
---   i+6   timeline entry ("" = none), i+7 timeline cap
---   i+8   n: the message's identifiers follow
+--   i+6   timeline entry ("" = none)
+--   i+7   n: the message's identifiers follow
 --   then k: identifiers new to the profile follow
 --   then the profile the message merges into this one ("" = none), its
 --     expected token, and a: its identifiers follow
@@ -25,7 +25,8 @@
 -- to delete: most messages of known people) leaves out k, the merge's
 -- three and d: every argument costs Redis about 0.1 µs to read and hand to
 -- Lua. A lean plan (leanApply) leaves out the tombstone checks' arguments
--- too, for tenants without tombstones.
+-- too, for tenants without tombstones. The timeline cap, the same for
+-- every message, comes once a call (batch.lua's ARGV[6]).
 -- Globals used per message, as locals of the whole script (fast.lua,
 -- apply.lua, batch.lua): reading a global is a table lookup every time.
 local ARGV, redis, tonumber, unpack, cjson = ARGV, redis, tonumber, unpack, cjson
@@ -112,27 +113,27 @@ local function pushTimeline(tk, entry, cap)
 end
 
 -- leanApply writes a lean plan (ARGV[i..last]: messageId, profile id,
--- expected token, new token, dedup value, timeline entry, timeline cap,
--- then field/value pairs): a simple plan without the message's time and
+-- expected token, new token, dedup value, timeline entry, then
+-- field/value pairs): a simple plan without the message's time and
 -- identifiers, which only the tombstone checks read, so it does not hold
--- when the tenant has tombstones (tbn).
-local function leanApply(P, i, last, tbn)
+-- when the tenant has tombstones (tbn). cap: the timeline cap.
+local function leanApply(P, i, last, tbn, cap)
   if tbn then return false end
   local pid = ARGV[i + 1]
   local pk = P .. "p:" .. pid
   if redis.call("HGET", pk, "_v") ~= ARGV[i + 2] then return false end
   -- the write of fastApply's simple plan, at the lean plan's offsets (a
   -- shared function measured 0.5 % more Redis instructions: kept inline)
-  redis.call("HSET", pk, "_v", ARGV[i + 3], unpack(ARGV, i + 7, last))
-  if ARGV[i + 5] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[i + 5], tonumber(ARGV[i + 6])) end
+  redis.call("HSET", pk, "_v", ARGV[i + 3], unpack(ARGV, i + 6, last))
+  if ARGV[i + 5] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[i + 5], cap) end
   return true
 end
 
 -- fastApply writes a planned message (plan arguments ARGV[i..last]) if
 -- the profiles are as planned and returns true, else writes nothing and
 -- returns false. tbn: a deletion happened lately in the tenant; simple:
--- the plan is a simple one.
-local function fastApply(P, ZK, i, last, tbn, simple)
+-- the plan is a simple one; cap: the timeline cap.
+local function fastApply(P, ZK, i, last, tbn, simple, cap)
   local pid = ARGV[i + 1]
   local pk = P .. "p:" .. pid
   local want = ARGV[i + 2]
@@ -142,7 +143,7 @@ local function fastApply(P, ZK, i, last, tbn, simple)
     return false
   end
   local base = i
-  i = i + 8
+  i = i + 7
   local n = tonumber(ARGV[i])
   if tbn then
     -- the full logic decides about tombstones
@@ -155,7 +156,7 @@ local function fastApply(P, ZK, i, last, tbn, simple)
   i = i + n + 1
   if simple then
     redis.call("HSET", pk, "_v", ARGV[base + 3], unpack(ARGV, i, last))
-    if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], tonumber(ARGV[base + 7])) end
+    if ARGV[base + 6] ~= "" then pushTimeline(P .. "tl:" .. pid, ARGV[base + 6], cap) end
     return true
   end
   local k = tonumber(ARGV[i])
@@ -170,7 +171,6 @@ local function fastApply(P, ZK, i, last, tbn, simple)
   -- every check holds: write
   for j = newAt + 1, newAt + k do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
   if want == "" then redis.call("ZADD", ZK, ARGV[base + 5], pid) end
-  local cap = tonumber(ARGV[base + 7])
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
     for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end

@@ -48,7 +48,7 @@ func BenchmarkGoPath(b *testing.B) {
 	// apply.lua's replies (every message through the full logic: "a")
 	t := g.tenant
 	bucket, ttl := g.store.dedupBucket(now)
-	args := []any{g.store.prefix(t), "", bucket, ttl, dedupBuckets}
+	args := g.store.appendCallHead(nil, t, "", bucket, ttl)
 	for i := range c.inputs {
 		args = append(args, "a", c.inputs[i].Msg.Mid, scriptPayload(&c.inputs[i].Msg))
 	}

@@ -252,9 +252,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		// a lean plan: the message's time and identifiers only serve the
 		// tombstone checks; the plan does not hold if the tenant has
 		// tombstones after all
-		args = append(args, timeline, strconv.Itoa(m.Cap))
+		args = append(args, timeline)
 	} else {
-		args = append(args, m.Ts, timeline, strconv.Itoa(m.Cap), strconv.Itoa(len(m.Ids)))
+		args = append(args, m.Ts, timeline, strconv.Itoa(len(m.Ids)))
 		args = append(args, m.Ids...)
 	}
 	if fp.simple {

@@ -171,12 +171,13 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 			t := in[call[0]].Tenant
 			// the whole command, so that go-redis does not copy the
 			// arguments into one of its own (EvalSha would)
-			n := 9
+			n := 10
 			for _, i := range call {
 				n += messageArgCount(&in[i])
 			}
 			args := make([]any, 0, n)
-			args = append(args, "evalsha", applyScript.Hash(), 1, s.keyProfiles(t), s.prefix(t), halt, bucket, ttl, dedupBuckets)
+			args = append(args, "evalsha", applyScript.Hash(), 1, s.keyProfiles(t))
+			args = s.appendCallHead(args, t, halt, bucket, ttl)
 			for _, i := range call {
 				args = appendMessageArgs(args, &in[i], fallback)
 			}
@@ -212,6 +213,13 @@ func (s *Store) applyBatch(ctx context.Context, in []applyInput, now time.Time, 
 		}
 		return res, nil
 	}
+}
+
+// appendCallHead adds batch.lua's ARGV[1..6], before a call's messages:
+// the tenant's key prefix, the halt token, the dedup bucket, its TTL, how
+// many buckets remember a messageId, the timeline cap.
+func (s *Store) appendCallHead(args []any, tenant, halt string, bucket, ttl int64) []any {
+	return append(args, s.prefix(tenant), halt, bucket, ttl, dedupBuckets, s.cfg.TimelineCap)
 }
 
 // planCalls splits a batch into script calls: runs of one tenant's
