@@ -9,11 +9,13 @@
 # it resolves changes to the scripts that timing on this machine cannot.
 #   scripts/redis-instructions.sh <commit A> <commit B> [rounds]
 #   scripts/redis-instructions.sh HEAD~1 . 3
-# A or B may be "." for the working tree. Needs valgrind and redis-server.
+#   BENCH=ScriptWorkloadMerges scripts/redis-instructions.sh HEAD~1 . 3
+# A or B may be "." for the working tree; BENCH names another workload
+# (BenchmarkScriptWorkloadMerges: merges). Needs valgrind and redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n 2,11p "$0"; exit 2; }
-A=$1 B=$2 ROUNDS=${3:-3} PORT=${PORT:-6391}
+[ $# -ge 2 ] || { sed -n 2,13p "$0"; exit 2; }
+A=$1 B=$2 ROUNDS=${3:-3} PORT=${PORT:-6391} BENCH=${BENCH:-ScriptWorkload}
 tmp=$(mktemp -d)
 . scripts/test-binaries.sh
 cleanup() {
@@ -32,10 +34,10 @@ count() { # name: sets result to the instructions of one run
   callgrind_control -z "$vg" >/dev/null 2>&1
   local out
   out=$(cd identity && USER360_TEST_REDIS_URL="redis://127.0.0.1:$PORT/0" "$tmp/$1.test" \
-    -test.run '^$' -test.bench 'ScriptWorkload$' -test.benchtime 1x)
+    -test.run '^$' -test.bench "^Benchmark$BENCH\$" -test.benchtime 1x)
   case $out in
-  *BenchmarkScriptWorkload*) ;;
-  *) echo "$1: no BenchmarkScriptWorkload ran (a commit before it?)" >&2; exit 1 ;;
+  *"Benchmark$BENCH"*) ;;
+  *) echo "$1: no Benchmark$BENCH ran (a commit before it?)" >&2; exit 1 ;;
   esac
   dumps=$((dumps + 1))
   callgrind_control -d "$vg" >/dev/null 2>&1
