@@ -4,7 +4,7 @@
 # identity package's BenchmarkScriptWorkload (a fixed workload of
 # identifies and known users' tracks) built at each commit against it, in
 # turns, and prints the instructions Redis executed for each run (counters
-# zeroed before, dumped after), after one run that is not counted. The
+# zeroed before, dumped after), after one run of each that is not counted. The
 # count varies by about 1 % from run to run (hash seeds, the cleanup's
 # scans, the keyspace's growth), whatever the machine is doing, so it
 # resolves changes to the scripts that timing on this machine cannot.
@@ -50,10 +50,13 @@ count() { # name: sets result to the instructions of one run
   result=$(grep -h '^summary:' "$f" | awk '{print $2}')
 }
 dumps=0
-# a run first that counts for neither: the first runs on a fresh server
-# cost a few per cent more (the keyspace and Lua's tables growing)
-count a
-echo "warm-up (A, not counted): $result instructions"
+# a run of each first that counts for neither: the first run of a
+# commit's script costs a few per cent more (Redis compiles it; the
+# keyspace grows)
+for n in a b; do
+  count "$n"
+  echo "warm-up ($(echo "$n" | tr ab AB), not counted): $result instructions"
+done
 ratios=""
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) -eq 1 ]; then order="a b"; else order="b a"; fi
