@@ -35,15 +35,7 @@ func BenchmarkScriptWorkload(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	for i := 0; i < len(recs); i += 1000 {
-		finish, err := g.proc.Stage(b.Context(), recs[i:min(i+1000, len(recs))])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := finish(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-	}
+	handleAll(b, g, recs, 1000) // (Stage, then its finish: batch by batch)
 	b.ReportMetric(float64(users+tracks), "msgs/op")
 }
 
@@ -77,15 +69,7 @@ func BenchmarkScriptWorkloadMerges(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	for i := 0; i < len(recs); i += 1000 {
-		finish, err := g.proc.Stage(b.Context(), recs[i:min(i+1000, len(recs))])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := finish(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-	}
+	handleAll(b, g, recs, 1000) // (Stage, then its finish: batch by batch)
 	b.ReportMetric(float64(len(recs)/b.N), "msgs/op")
 	b.ReportMetric(testutil.ToFloat64(g.proc.m.scripts.WithLabelValues("fast_merge"))/float64(b.N), "merges/op")
 }
