@@ -330,11 +330,10 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 			continue
 		}
 		r.Bucket = bucket
-		if f := in[i].fast; f != nil {
-			if code, ok := replies[k].(int64); ok && code == 0 {
-				r.Out = f.out // applied as planned
-				continue
-			}
+		f := in[i].fast
+		if code, ok := replies[k].(int64); ok && code == 0 && f != nil {
+			r.Out = f.out // applied as planned
+			continue
 		}
 		rep, _ := replies[k].([]any)
 		if len(rep) == 2 {
@@ -352,14 +351,11 @@ func decodeCall(cmd *redis.Cmd, call []int, in []applyInput, res []applyResult, 
 			r.Bucket, _ = rep[2].(int64)
 			rep = rep[:2]
 		}
-		if f := in[i].fast; f != nil {
-			err = decodeFastReply(rep, r)
-		} else {
-			err = decodeReply(rep, r)
-		}
-		if err != nil {
+		if err := decodeReply(rep, r); err != nil {
 			r.Err = err
 		}
+		// a plan that did not hold: apply.lua's full logic applied it
+		r.Replanned = f != nil && !r.Dup
 	}
 	return nil
 }
@@ -404,15 +400,6 @@ func stringList(v any) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// decodeFastReply reads the reply to a planned message that did not apply
-// as planned (decodeCall takes the integer 0 that says it did): apply.lua's
-// reply.
-func decodeFastReply(v any, r *applyResult) error {
-	err := decodeReply(v, r)
-	r.Replanned = !r.Dup
-	return err
 }
 
 // dedupMark names a message's dedup mark.
