@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	runtimemetrics "runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -123,16 +124,17 @@ func measureBatches(b *testing.B, g *rig, recs []*kgo.Record) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		defer debug.SetGCPercent(debug.SetGCPercent(servingGCPercent))
 	}
-	start, cpu0, rcpu0 := time.Now(), processCPU(), redisCPU(b, g)
+	start, cpu0, rcpu0, gc0 := time.Now(), processCPU(), redisCPU(b, g), gcCPU()
 	// labelled, so that a CPU profile of the benchmark can leave out the
 	// seeding: -test.cpuprofile, then pprof -tagfocus bench=measured
 	pprof.Do(context.Background(), pprof.Labels("bench", "measured"), func(context.Context) {
 		stageAll(b, g, recs, benchBatch)
 	})
-	cpu, rcpu := processCPU()-cpu0, redisCPU(b, g)-rcpu0
+	cpu, rcpu, gc := processCPU()-cpu0, redisCPU(b, g)-rcpu0, gcCPU()-gc0
 	b.ReportMetric(float64(len(recs))/time.Since(start).Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(recs)), "cpu-µs/msg")
 	b.ReportMetric(float64(rcpu.Microseconds())/float64(len(recs)), "redis-cpu-µs/msg")
+	b.ReportMetric(gc*1e6/float64(len(recs)), "gc-cpu-µs/msg")
 }
 
 // stageAll runs batches as the staged consumer does (kafka.StagedHandler):
@@ -163,6 +165,14 @@ func stageAll(b *testing.B, g *rig, recs []*kgo.Record, batch int) {
 
 // processCPU is the user+system CPU this process used so far (the Go side:
 // Redis runs in its own process).
+// gcCPU is the CPU the Go collector has used so far, in seconds (an
+// estimate the runtime keeps: mark assists, mark workers, pauses).
+func gcCPU() float64 {
+	s := []runtimemetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	runtimemetrics.Read(s)
+	return s[0].Value.Float64()
+}
+
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/user360/user360/internal/jsonscan"
 	"github.com/user360/user360/schemas"
 )
 
@@ -99,12 +100,12 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 	if e.Type != schemas.TypeGroup {
 		keys := sortedKeys(traits)
 		for _, k := range keys {
-			b, err := json.Marshal(traits[k])
+			v, err := encodeTrait(traits[k])
 			if err != nil {
 				probs = append(probs, problem{"traits." + k, "cannot be encoded: " + err.Error()})
 				continue
 			}
-			m.Tr = append(m.Tr, [2]string{k, string(b)})
+			m.Tr = append(m.Tr, [2]string{k, v})
 		}
 	}
 	if rp, _ := e.Context[ctxReplace].(bool); rp && e.Type == schemas.TypeIdentify {
@@ -124,4 +125,15 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 	m.Ev = string(ev)
 	m.En = counter
 	return m, probs, nil
+}
+
+// encodeTrait returns json.Marshal(v) as a string, without encoding/json's
+// reflection for the values that decoded events hold.
+func encodeTrait(v any) (string, error) {
+	var small [64]byte
+	if b, ok := jsonscan.AppendValue(small[:0], v); ok {
+		return string(b), nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }

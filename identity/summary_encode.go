@@ -4,24 +4,19 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/user360/user360/internal/jsonscan"
 	"github.com/user360/user360/schemas"
 )
 
 // encodeSummary returns exactly json.Marshal(s) (the timeline entry is
-// encoded once per event on the hot path); only the properties go through
-// encoding/json. FuzzEncodeSummary holds the two equal.
+// encoded once per event on the hot path); properties go through
+// encoding/json only when jsonscan.AppendValue declines them (a value that
+// decoding JSON does not yield). FuzzEncodeSummary holds the two equal.
 func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
-	var props []byte
-	if len(s.Properties) > 0 {
-		var err error
-		if props, err = json.Marshal(s.Properties); err != nil {
-			return nil, err
-		}
-	}
 	if !jsonTime(s.Timestamp) {
 		return json.Marshal(s) // the same error encoding/json gives
 	}
-	b := make([]byte, 0, 96+len(s.Name)+len(s.MessageID)+len(props))
+	b := make([]byte, 0, 160+len(s.Name)+len(s.MessageID))
 	b = append(b, `{"type":`...)
 	b = appendJSONString(b, s.Type)
 	if s.Name != "" {
@@ -30,9 +25,16 @@ func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
 	}
 	b = append(b, `,"messageId":`...)
 	b = appendJSONString(b, s.MessageID)
-	if props != nil {
+	if len(s.Properties) > 0 {
 		b = append(b, `,"properties":`...)
-		b = append(b, props...)
+		var ok bool
+		if b, ok = jsonscan.AppendValue(b, s.Properties); !ok {
+			props, err := json.Marshal(s.Properties)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, props...)
+		}
 	}
 	b = append(b, `,"timestamp":"`...)
 	b = s.Timestamp.AppendFormat(b, time.RFC3339Nano)

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 )
 
@@ -28,6 +29,37 @@ func BenchmarkAppendString(b *testing.B) {
 		buf = buf[:0]
 		for _, s := range ss {
 			buf = AppendString(buf, s)
+		}
+	}
+}
+
+// FuzzAppendValue: AppendValue writes exactly what encoding/json writes
+// for any value decoded from JSON, and declines (b unchanged) only where
+// encoding/json fails.
+func FuzzAppendValue(f *testing.F) {
+	for _, s := range []string{`null`, `true`, `"<a&b>\u2028"`, `0`, `-0`, `1e-7`, `1e21`, `123456789e30`, `0.000001`, `1.5e-300`,
+		`[1,"x",null,{"b":1,"a":[false]}]`, `{"é":1,"e":2,"":{"z":{},"y":[]}}`, `{"k":{"k":{"k":{"k":"deep"}}}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var v any
+		if json.Unmarshal([]byte(s), &v) != nil {
+			return
+		}
+		want, err := json.Marshal(v)
+		got, ok := AppendValue([]byte("x"), v)
+		if !ok || err != nil || string(got) != "x"+string(want) {
+			t.Fatalf("AppendValue(%s) = %s, %v; want %s, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// TestAppendValueDeclines: types that decoding JSON does not yield, NaN
+// and infinities are left to encoding/json, b as it was.
+func TestAppendValueDeclines(t *testing.T) {
+	for _, v := range []any{1, json.Number("1"), math.NaN(), math.Inf(-1), []any{1.0, math.Inf(1)}, map[string]any{"a": []any{struct{}{}}}} {
+		if got, ok := AppendValue([]byte("x"), v); ok || string(got) != "x" {
+			t.Errorf("AppendValue(%#v) = %q, %v; want it declined, b unchanged", v, got, ok)
 		}
 	}
 }
