@@ -9,6 +9,7 @@
 # minutes, and this tells a slow minute from a slow change.
 #   scripts/redis-reference.sh            # 400,000 scripts a run
 #   N=1000000 DB=5 scripts/redis-reference.sh
+#   CONNS=1 scripts/redis-reference.sh    # one connection only
 # Writes keys named user360-ref:* in database $DB (default 5) of
 # $HOST:$PORT and deletes them afterwards (nothing else is touched).
 set -euo pipefail
@@ -19,7 +20,7 @@ cleanup() {
     xargs -r -n 1000 redis-cli -h "$HOST" -p "$PORT" -n "$DB" unlink >/dev/null
 }
 trap cleanup EXIT
-for c in 1 4; do
+for c in ${CONNS:-1 4}; do
   rps=$(redis-benchmark -h "$HOST" -p "$PORT" -q -n "$N" -P 64 -c "$c" -r 100000 --dbnum "$DB" \
     EVAL "$script" 2 'user360-ref:{u:__rand_int__}h' 'user360-ref:{u:__rand_int__}n' v 2>/dev/null |
     tr '\r' '\n' | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($i == "requests") print $(i - 1)}')

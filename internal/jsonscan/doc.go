@@ -1,8 +1,10 @@
 // Package jsonscan holds the byte-level JSON primitives that the hot paths
 // share (the gateway's message splicing, the segmenter's trait lookups,
 // identity's event decoding): skipping whitespace, strings and whole values
-// without decoding them, resolving string escapes, and Valid, which answers
-// as encoding/json.Valid does in about a third of its time. Callers that
+// without decoding them, resolving string escapes, Valid, which answers
+// as encoding/json.Valid does in about a third of its time, and
+// AppendString and AppendValue, which write what encoding/json writes for a
+// string or a decoded value without its reflection. Callers that
 // cannot trust their input validate it first (Valid) or fall back to
 // encoding/json when a primitive reports malformed input.
 package jsonscan
