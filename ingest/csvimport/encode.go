@@ -2,9 +2,6 @@ package csvimport
 
 import (
 	"encoding/json"
-	"math"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,9 +31,9 @@ func newRecordTemplate(p Publisher, tenant string) (*recordTemplate, error) {
 }
 
 // record builds the record of one import event.
-func (rt *recordTemplate) record(tenant string, e *schemas.Event, keys []string) *kgo.Record {
+func (rt *recordTemplate) record(tenant string, e *schemas.Event) *kgo.Record {
 	v := make([]byte, 0, 512)
-	v = appendEvent(v, e, keys)
+	v = appendEvent(v, e)
 	return &kgo.Record{
 		Topic:   rt.topic,
 		Key:     schemas.Key(tenant, e.IdentityKey()),
@@ -46,8 +43,8 @@ func (rt *recordTemplate) record(tenant string, e *schemas.Event, keys []string)
 }
 
 // appendEvent writes e as encoding/json would (field order of the struct,
-// omitempty rules, sorted map keys, HTML-safe strings). keys is scratch.
-func appendEvent(b []byte, e *schemas.Event, keys []string) []byte {
+// omitempty rules, sorted map keys, HTML-safe strings).
+func appendEvent(b []byte, e *schemas.Event) []byte {
 	b = append(b, `{"type":`...)
 	b = jsonscan.AppendString(b, e.Type)
 	b = append(b, `,"messageId":`...)
@@ -62,11 +59,11 @@ func appendEvent(b []byte, e *schemas.Event, keys []string) []byte {
 	}
 	if len(e.Traits) > 0 {
 		b = append(b, `,"traits":`...)
-		b = appendMap(b, e.Traits, keys)
+		b = appendObject(b, e.Traits)
 	}
 	if len(e.Context) > 0 {
 		b = append(b, `,"context":`...)
-		b = appendMap(b, e.Context, keys)
+		b = appendObject(b, e.Context)
 	}
 	b = append(b, `,"timestamp":`...)
 	b = appendTime(b, e.Timestamp)
@@ -81,71 +78,16 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
-func appendMap(b []byte, m map[string]any, scratch []string) []byte {
-	keys := scratch[:0]
-	for k := range m {
-		keys = append(keys, k)
+// appendObject writes m as encoding/json does (jsonscan.AppendValue; the
+// standard encoder only for a value that decoding or parsing CSV never
+// yields).
+func appendObject(b []byte, m map[string]any) []byte {
+	if out, ok := jsonscan.AppendValue(b, m); ok {
+		return out
 	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonscan.AppendString(b, k)
-		b = append(b, ':')
-		b = appendValue(b, m[k])
-	}
-	return append(b, '}')
-}
-
-func appendValue(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case string:
-		return jsonscan.AppendString(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case float64:
-		if !math.IsInf(x, 0) && !math.IsNaN(x) {
-			return appendFloat(b, x)
-		}
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendValue(b, e)
-		}
-		return append(b, ']')
-	case map[string]any:
-		return appendMap(b, x, make([]string, 0, len(x)))
-	}
-	// Anything else: the standard encoder (never reached for import rows).
-	j, err := json.Marshal(v)
+	j, err := json.Marshal(m)
 	if err != nil {
 		return append(b, "null"...)
 	}
 	return append(b, j...)
-}
-
-// appendFloat formats like encoding/json (ES6 number formatting).
-func appendFloat(b []byte, f float64) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }

@@ -28,7 +28,7 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := appendEvent(nil, &e, nil)
+		got := appendEvent(nil, &e)
 		if !bytes.Equal(got, want) {
 			t.Errorf("case %d\n got %s\nwant %s", i, got, want)
 		}
@@ -36,7 +36,7 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 	// A generated-id event with few fields, and an empty trait set.
 	e := schemas.Event{Type: schemas.TypeIdentify, MessageID: "m", UserID: "csv_1", Timestamp: ts, ReceivedAt: ts}
 	want, _ := json.Marshal(e)
-	if got := appendEvent(nil, &e, nil); !bytes.Equal(got, want) {
+	if got := appendEvent(nil, &e); !bytes.Equal(got, want) {
 		t.Errorf("minimal\n got %s\nwant %s", got, want)
 	}
 }
@@ -48,10 +48,9 @@ func BenchmarkAppendEvent(b *testing.B) {
 			"country": "FR", "city": "Paris", "tags": []any{"a", "b", "import:x"}, "emailOptin": true, "createdAt": "2024-05-01T10:00:00Z", "Favourite Color": "blue"},
 		Context: map[string]any{"user360": map[string]any{"mode": "merge", "importId": "x", "source": "csv"}}}
 	b.Run("appendEvent", func(b *testing.B) {
-		keys := make([]string, 0, 16)
 		buf := make([]byte, 0, 1024)
 		for b.Loop() {
-			buf = appendEvent(buf[:0], &e, keys)
+			buf = appendEvent(buf[:0], &e)
 		}
 	})
 	b.Run("encoding/json", func(b *testing.B) {

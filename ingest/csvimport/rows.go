@@ -19,7 +19,6 @@ import (
 // dead letters, then records. Several run at once, one batch each.
 func (j *job) workLoop(in <-chan *batch) {
 	lw := newLineWriter()
-	keys := make([]string, 0, 32)
 	for b := range in {
 		b.outs = make([]rowOut, len(b.rows))
 		b.events = make([]schemas.Event, 0, len(b.rows))
@@ -30,7 +29,7 @@ func (j *job) workLoop(in <-chan *batch) {
 		b.deadCount = len(b.dead)
 		b.recs = make([]*kgo.Record, 0, len(b.events)+len(b.dead))
 		for i := range b.events {
-			b.recs = append(b.recs, j.tmpl.record(j.t.ID, &b.events[i], keys))
+			b.recs = append(b.recs, j.tmpl.record(j.t.ID, &b.events[i]))
 		}
 		for i := range b.dead {
 			r, err := j.s.deps.Publisher.DeadLetterRecord(&b.dead[i])

@@ -52,7 +52,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 // appendObject writes m's members by key order (byte-wise, as
 // encoding/json sorts them).
 func appendObject(b []byte, m map[string]any) ([]byte, bool) {
-	var small [16]string
+	var small [32]string // no allocation up to 32 members
 	keys := small[:0]
 	for k := range m {
 		keys = append(keys, k)
