@@ -63,6 +63,40 @@ func fillOlderDedupBuckets(b *testing.B, g *rig, n int) {
 	}
 }
 
+// fillTimelines appends n track entries to each benchmark user's
+// timeline, a minute apart and older than the run's events (the timeline
+// stays in order, newest first).
+func fillTimelines(b *testing.B, g *rig, users, n int) {
+	if n == 0 {
+		return
+	}
+	ctx := context.Background()
+	pipe := g.rdb.Pipeline()
+	for u := range users {
+		pid := g.resolve(b, fmt.Sprintf("user_id:user-%d", u))
+		entries := make([]any, n)
+		for i := range entries {
+			ts := fixedNow.Add(-time.Duration(i+1) * time.Minute)
+			sum := schemas.EventSummary{Type: "track", Name: "Product Viewed", MessageID: fmt.Sprintf("old-%d-%d", u, i),
+				Properties: map[string]any{"sku": "A-1", "price": 10.5}, Timestamp: ts}
+			ev, err := encodeSummary(&sum)
+			if err != nil {
+				b.Fatal(err)
+			}
+			entries[i] = zeroPad13(strconv.FormatInt(ts.UnixMilli(), 10)) + string(ev)
+		}
+		pipe.RPush(ctx, g.store.keyTimeline(g.tenant, pid), entries...)
+		if pipe.Len() >= 500 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func handleAll(b *testing.B, g *rig, recs []*kgo.Record, batch int) {
 	for i := 0; i < len(recs); i += batch {
 		if err := g.proc.Handle(context.Background(), recs[i:min(i+batch, len(recs))]); err != nil {
@@ -75,9 +109,20 @@ func handleAll(b *testing.B, g *rig, recs []*kgo.Record, batch int) {
 // apply in Redis as pipelined script calls, build profile-update records;
 // the broker produce is a no-op) with 70% known users, 20% anonymous
 // visitors and 10% identifies that merge an anonymous profile into a user.
-func BenchmarkProcessorMix(b *testing.B) {
+func BenchmarkProcessorMix(b *testing.B) { benchMix(b, 0) }
+
+// BenchmarkProcessorMixFullTimelines: the same with every user's timeline
+// full at the start (TimelineCap entries, older than the run's events), as
+// a long-lived user's is: merges read the survivor's timeline only as far
+// as the visitor's entries go, and tracks trim theirs as they push.
+func BenchmarkProcessorMixFullTimelines(b *testing.B) { benchMix(b, DefaultConfig().TimelineCap) }
+
+// benchMix runs the 70/20/10 mix, the users' timelines first filled to
+// timeline entries each.
+func benchMix(b *testing.B, timeline int) {
 	const users = 10000
 	g := benchRig(b, users)
+	fillTimelines(b, g, users, timeline)
 	rng := rand.New(rand.NewPCG(1, 2))
 	// anonymous profiles that the merging identifies will absorb
 	var pre []*kgo.Record
