@@ -249,7 +249,8 @@ local function mergeInto(a, s)
   sets[#sets + 1] = "_u"; sets[#sets + 1] = pick(sv["_u"], av["_u"], false)
   redis.call("HSET", sk, unpack(sets))
   if #dels > 0 then redis.call("HDEL", sk, unpack(dels)) end
-  absorbRest(P, a, s, m.cap, ZK) -- timeline, counters, lineage, alias, keys (fast.lua)
+  -- timeline, counters, lineage, alias, keys (fast.lua)
+  absorbRest(P, a, s, m.cap, ZK, av["_oo"] == nil, sv["_oo"] == nil)
 end
 
 local pid, created, absorbed = nil, 0, {}
@@ -354,6 +355,9 @@ if m.rp == 1 then
 end
 
 ---------------------------------------------------------------- times
+-- an entry no newer than the newest message before it may land above a
+-- newer one: the timeline is then out of order (fast.lua's mergeTimelines)
+if m.ev ~= "" and cur["_s"] and cur["_oo"] == nil and ts <= tonumber(cur["_s"]) then put("_oo", "1") end
 if (not cur["_c"]) or ts < tonumber(cur["_c"]) then put("_c", m.ts) end
 if (not cur["_s"]) or ts > tonumber(cur["_s"]) then put("_s", m.ts) end
 if (not cur["_u"]) or ((#chgOrder > 0 or newIds > 0 or #absorbed > 0) and ts > tonumber(cur["_u"])) then

@@ -40,60 +40,88 @@ local function newestFirst(l)
   return true
 end
 
--- insertInOrder puts the entries of small into the list at key, whose
--- entries are big: both newest first; each goes before the first entry
--- older than it (LINSERT: the first of its value in the list, as all
--- before it, inserted or not, are newer), the oldest at the end.
-local function insertInOrder(key, big, small)
-  local j, nb = 1, #big
+-- insertInOrder puts the entries of small (newest first, at least one)
+-- into the list at key (newest first), each before the first entry older
+-- than it (LINSERT: the first of its value in the list, as all before it,
+-- inserted or not, are newer), the oldest at the end, and returns the
+-- list's length. It reads the list only as far as the inserts need
+-- (LRANGE in growing chunks, down to an entry older than small's
+-- oldest): a long timeline is not read whole.
+local function insertInOrder(key, small)
+  local big, nb, step, oldest, ended = {}, 0, 16, small[#small], false
+  while not ended and (nb == 0 or big[nb] >= oldest) do
+    local chunk = redis.call("LRANGE", key, nb, nb + step - 1)
+    for _, x in ipairs(chunk) do
+      nb = nb + 1
+      big[nb] = x
+    end
+    ended = #chunk < step
+    step = step * 2
+  end
+  local j, len = 1, 0
   for k = 1, #small do
     local x = small[k]
     while j <= nb and big[j] >= x do j = j + 1 end
     if j > nb then
-      redis.call("RPUSH", key, unpack(small, k))
-      return
+      -- (the whole list was read: the rest are older than all of it)
+      return redis.call("RPUSH", key, unpack(small, k))
     end
-    redis.call("LINSERT", key, "BEFORE", big[j], x)
+    len = redis.call("LINSERT", key, "BEFORE", big[j], x)
   end
+  return len
 end
 
--- mergeTimelines puts the entries of timeline tla into tls: the two
--- interleaved newest first by entry (its 13-digit time first), at most
--- cap kept. When both lists are in order and one holds a few entries
--- (an anonymous visitor's, mostly), those go in place into the other
--- (renamed to tls if it is tla's): nothing rewritten; otherwise both are
--- sorted together and written anew. Either way the result is the same.
-local function mergeTimelines(tla, tls, cap)
-  local la = redis.call("LRANGE", tla, 0, -1)
+-- mergeTimelines puts the entries of profile a's timeline into profile
+-- s's: the two interleaved newest first by entry (its 13-digit time
+-- first), at most cap kept. A timeline is in order unless its profile has
+-- "_oo" (set when an entry was pushed that was not newer than every
+-- message before it: the processor's plans, apply.lua); aOrdered,
+-- sOrdered: a's, s's has no "_oo" (aOrdered nil: not read yet). When one timeline holds a few entries
+-- (an anonymous visitor's, mostly; read and checked) and the other is in
+-- order, the few go in place into the other (renamed to s's if it is
+-- a's), which is read only down to where they go: a long timeline is not
+-- read whole. Otherwise both are read, sorted together and written anew.
+-- Either way the result is the same, and in order (s's "_oo" cleared).
+local function mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
+  local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
+  local la = redis.call("LRANGE", tla, 0, 8)
   if #la == 0 then return end
-  local ls = redis.call("LRANGE", tls, 0, -1)
-  if math.min(#la, #ls) <= 8 and newestFirst(la) and newestFirst(ls) then
-    if #la <= #ls then
-      insertInOrder(tls, ls, la)
-    else
-      insertInOrder(tla, la, ls)
-      redis.call("RENAME", tla, tls)
-    end
-    if #la + #ls > cap then redis.call("LTRIM", tls, 0, cap - 1) end
+  -- (a few entries out of order without "_oo": a timeline written before
+  -- the mark existed; sorted below)
+  if sOrdered and #la <= 8 and newestFirst(la) then
+    if insertInOrder(tls, la) > cap then redis.call("LTRIM", tls, 0, cap - 1) end
     return
   end
-  for _, x in ipairs(la) do ls[#ls + 1] = x end
-  -- newest first: sorted ascending by the built-in order (no Lua
-  -- comparator to call per comparison), taken from the end
-  table.sort(ls)
-  redis.call("DEL", tls)
-  local keep = {}
-  for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
-  redis.call("RPUSH", tls, unpack(keep))
+  local ls = redis.call("LRANGE", tls, 0, 8)
+  if aOrdered == nil and #ls <= 8 then aOrdered = redis.call("HEXISTS", P .. "p:" .. a, "_oo") == 0 end
+  if aOrdered and #ls <= 8 and newestFirst(ls) then
+    if #ls > 0 then insertInOrder(tla, ls) end
+    redis.call("RENAME", tla, tls)
+    redis.call("LTRIM", tls, 0, cap - 1)
+  else
+    if #la > 8 then la = redis.call("LRANGE", tla, 0, -1) end
+    if #ls > 8 then ls = redis.call("LRANGE", tls, 0, -1) end
+    for _, x in ipairs(la) do ls[#ls + 1] = x end
+    -- newest first: sorted ascending by the built-in order (no Lua
+    -- comparator to call per comparison), taken from the end
+    table.sort(ls)
+    redis.call("DEL", tls)
+    local keep = {}
+    for i = 1, math.min(#ls, cap) do keep[i] = ls[#ls + 1 - i] end
+    redis.call("RPUSH", tls, unpack(keep))
+  end
+  if not sOrdered then redis.call("HDEL", P .. "p:" .. s, "_oo") end
 end
 
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
--- mergeInto and fastApply both end a merge with it.
-local function absorbRest(P, a, s, cap, zkey)
-  local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
-  mergeTimelines(tla, tls, cap)
+-- mergeInto and fastApply both end a merge with it. aOrdered, sOrdered:
+-- a's, s's timeline is not marked out of order ("_oo"; aOrdered nil: read
+-- only if needed).
+local function absorbRest(P, a, s, cap, zkey, aOrdered, sOrdered)
+  local tla = P .. "tl:" .. a
+  mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
   for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
     redis.call("RPUSH", P .. "mg:" .. s, x)
   end
@@ -137,10 +165,15 @@ local function fastApply(P, ZK, i, last, tbn, simple, cap)
   local pid = ARGV[i + 1]
   local pk = P .. "p:" .. pid
   local want = ARGV[i + 2]
+  local ordered = true -- (its timeline: no "_oo"; read with the token when a merge may need it)
   if want == "" then
     if redis.call("EXISTS", pk, P .. "al:" .. pid, P .. "tbp:" .. pid) > 0 then return false end
-  elseif redis.call("HGET", pk, "_v") ~= want then
-    return false
+  elseif simple then
+    if redis.call("HGET", pk, "_v") ~= want then return false end
+  else
+    local v = redis.call("HMGET", pk, "_v", "_oo")
+    if v[1] ~= want then return false end
+    ordered = not v[2]
   end
   local base = i
   i = i + 7
@@ -174,7 +207,7 @@ local function fastApply(P, ZK, i, last, tbn, simple, cap)
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
     for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-    absorbRest(P, ab, pid, cap, ZK)
+    absorbRest(P, ab, pid, cap, ZK, nil, ordered)
     redis.call("LPUSH", P .. "mg:" .. pid,
       cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[base + 5], messageId = ARGV[base]}))
   end

@@ -38,20 +38,27 @@ func TestMergedTimelineIsNewestFirst(t *testing.T) {
 }
 
 // TestMergedTimelinesInAnyOrder: whatever order the two profiles' events
-// arrived in (a late arrival leaves a timeline out of order; the cap
-// keeps the latest arrivals), however long each timeline is (a few
-// entries go in place, more are sorted with the survivor's), and
-// whichever way the merge goes, the merged timeline is the two
-// timelines' entries newest first, cut at the cap.
+// arrived in (a late arrival leaves a timeline out of order, marked "_oo";
+// the cap keeps the latest arrivals), however long each timeline is (a
+// few entries go in place into a timeline in order, read only as far as
+// they go; otherwise all are sorted), and whichever way the merge goes,
+// the merged timeline is the two timelines' entries newest first, cut at
+// the cap.
 func TestMergedTimelinesInAnyOrder(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range testenv.RedisBackends() {
 		t.Run(b.Name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 8))
-			for round := range 60 {
+			for round := range 96 {
 				g := newRig(t, b.Client(t))
 				g.store.cfg.TimelineCap = []int{3, 6, 100}[round%3]
 				nv, nu := 1+rng.IntN(12), rng.IntN(13)
+				switch round % 8 {
+				case 2, 3:
+					nu = 20 + rng.IntN(40) // the survivor's: read in chunks when in order
+				case 6, 7:
+					nv = 20 + rng.IntN(40) // the absorbed one's: read so, then renamed
+				}
 				// the user first; then distinct minutes, in time order every
 				// other round, else shuffled: the arrival order
 				evs := []schemas.Event{{Type: "identify", MessageID: "u0", UserID: "u", Timestamp: at(0)}}
@@ -87,6 +94,20 @@ func TestMergedTimelinesInAnyOrder(t *testing.T) {
 				if got := timelineIDs(g.events(t, "anonymous_id:visitor")); strings.Join(got, ",") != strings.Join(want, ",") {
 					t.Fatalf("round %d (%d visitor events, %d user events, cap %d): timeline %v, want %v",
 						round, nv, nu, g.store.cfg.TimelineCap, got, want)
+				}
+				// as stored, too: in order (later trims cut the oldest), and
+				// not marked out of order (a later merge would sort it again)
+				pid := g.profile(t, "user_id:u").ID
+				if oo, err := g.rdb.HExists(ctx, g.store.keyProfile(g.tenant, pid), "_oo").Result(); err != nil || oo {
+					t.Fatalf("round %d: merged timeline marked out of order (%v)", round, err)
+				}
+				stored, err := g.rdb.LRange(ctx, g.store.keyTimeline(g.tenant, pid), 0, -1).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sort.IsSorted(sort.Reverse(sort.StringSlice(stored))) {
+					t.Fatalf("round %d (%d visitor events, %d user events, cap %d): stored out of order: %v",
+						round, nv, nu, g.store.cfg.TimelineCap, timelineIDs(schemas.ProfileEvents{Recent: decodeTimeline(stored)}))
 				}
 			}
 		})

@@ -160,6 +160,12 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		}
 		prof.traits.set(k, st)
 	}
+	if m.Ev != "" && prof.s != 0 && ts <= prof.s {
+		// the entry may land above a newer one: the timeline is out of
+		// order (fast.lua's mergeTimelines reads "_oo"; setting it again
+		// changes nothing)
+		ops.set("_oo", "1")
+	}
 	if prof.c == 0 || ts < prof.c {
 		prof.c = ts
 		ops.set("_c", m.Ts)
