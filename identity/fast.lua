@@ -76,12 +76,13 @@ end
 -- first), at most cap kept. A timeline is in order unless its profile has
 -- "_oo" (set when an entry was pushed that was not newer than every
 -- message before it: the processor's plans, apply.lua); aOrdered,
--- sOrdered: a's, s's has no "_oo" (aOrdered nil: not read yet). When one timeline holds a few entries
--- (an anonymous visitor's, mostly; read and checked) and the other is in
--- order, the few go in place into the other (renamed to s's if it is
--- a's), which is read only down to where they go: a long timeline is not
--- read whole. Otherwise both are read, sorted together and written anew.
--- Either way the result is the same, and in order (s's "_oo" cleared).
+-- sOrdered: a's, s's has no "_oo" (aOrdered nil: not read yet). When one
+-- timeline holds a few entries (an anonymous visitor's, mostly; read and
+-- checked) and the other is in order, the few go in place into the other
+-- (renamed to s's if it is a's), which is read only down to where they
+-- go: a long timeline is not read whole. Otherwise both are read, sorted
+-- together and written anew. Either way the result is the same, and in
+-- order (s's "_oo" cleared).
 local function mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
   local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
   local la = redis.call("LRANGE", tla, 0, 8)
