@@ -131,9 +131,6 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 // reflection for the values that decoded events hold.
 func encodeTrait(v any) (string, error) {
 	var small [64]byte
-	if b, ok := jsonscan.AppendValue(small[:0], v); ok {
-		return string(b), nil
-	}
-	b, err := json.Marshal(v)
+	b, err := jsonscan.AppendJSON(small[:0], v)
 	return string(b), err
 }

@@ -10,8 +10,8 @@ import (
 
 // encodeSummary returns exactly json.Marshal(s) (the timeline entry is
 // encoded once per event on the hot path); properties go through
-// encoding/json only when jsonscan.AppendValue declines them (a value that
-// decoding JSON does not yield). FuzzEncodeSummary holds the two equal.
+// jsonscan.AppendJSON (encoding/json only for a value that decoding JSON
+// does not yield). FuzzEncodeSummary holds the two equal.
 func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
 	if !jsonTime(s.Timestamp) {
 		return json.Marshal(s) // the same error encoding/json gives
@@ -27,13 +27,9 @@ func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
 	b = appendJSONString(b, s.MessageID)
 	if len(s.Properties) > 0 {
 		b = append(b, `,"properties":`...)
-		var ok bool
-		if b, ok = jsonscan.AppendValue(b, s.Properties); !ok {
-			props, err := json.Marshal(s.Properties)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, props...)
+		var err error
+		if b, err = jsonscan.AppendJSON(b, s.Properties); err != nil {
+			return nil, err
 		}
 	}
 	b = append(b, `,"timestamp":"`...)

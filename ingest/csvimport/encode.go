@@ -1,7 +1,6 @@
 package csvimport
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -78,16 +77,12 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
-// appendObject writes m as encoding/json does (jsonscan.AppendValue; the
-// standard encoder only for a value that decoding or parsing CSV never
-// yields).
+// appendObject writes m as encoding/json does (jsonscan.AppendJSON;
+// "null" if it cannot be encoded, which parsing CSV never yields).
 func appendObject(b []byte, m map[string]any) []byte {
-	if out, ok := jsonscan.AppendValue(b, m); ok {
-		return out
-	}
-	j, err := json.Marshal(m)
+	out, err := jsonscan.AppendJSON(b, m)
 	if err != nil {
 		return append(b, "null"...)
 	}
-	return append(b, j...)
+	return out
 }

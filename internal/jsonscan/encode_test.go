@@ -63,3 +63,21 @@ func TestAppendValueDeclines(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSON: what AppendValue declines goes through encoding/json,
+// the same bytes and the same error; on an error b is left as it was.
+func TestAppendJSON(t *testing.T) {
+	for _, v := range []any{1, json.Number("12"), struct{ A int }{3}, map[string]any{"a": []any{uint8(7)}}, math.NaN(), map[string]any{"x": math.Inf(1)}} {
+		want, werr := json.Marshal(v)
+		got, err := AppendJSON([]byte("x"), v)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Errorf("AppendJSON(%#v): error %v, want %v", v, err, werr)
+		}
+		if werr != nil {
+			want = nil
+		}
+		if string(got) != "x"+string(want) {
+			t.Errorf("AppendJSON(%#v) = %q, want %q", v, got, "x"+string(want))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -19,6 +20,20 @@ func AppendValue(b []byte, v any) (out []byte, ok bool) {
 		return b[:n], false
 	}
 	return b, true
+}
+
+// AppendJSON appends json.Marshal(v): AppendValue where it can,
+// encoding/json for anything else. On an error (encoding/json's, word for
+// word) b is returned as it was.
+func AppendJSON(b []byte, v any) ([]byte, error) {
+	if out, ok := AppendValue(b, v); ok {
+		return out, nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
 }
 
 func appendValue(b []byte, v any) ([]byte, bool) {
