@@ -250,7 +250,7 @@ local function mergeInto(a, s)
   redis.call("HSET", sk, unpack(sets))
   if #dels > 0 then redis.call("HDEL", sk, unpack(dels)) end
   -- timeline, counters, lineage, alias, keys (fast.lua)
-  absorbRest(P, a, s, m.cap, ZK, av["_oo"] == nil, sv["_oo"] == nil)
+  absorbRest(P, a, s, m.cap, ZK, sv["_oo"] == nil)
 end
 
 local pid, created, absorbed = nil, 0, {}

@@ -75,15 +75,14 @@ end
 -- s's: the two interleaved newest first by entry (its 13-digit time
 -- first), at most cap kept. A timeline is in order unless its profile has
 -- "_oo" (set when an entry was pushed that was not newer than every
--- message before it: the processor's plans, apply.lua); aOrdered,
--- sOrdered: a's, s's has no "_oo" (aOrdered nil: not read yet). When one
--- timeline holds a few entries (an anonymous visitor's, mostly; read and
+-- message before it: the processor's plans, apply.lua); sOrdered: s's
+-- has none (a's is read only where needed). When one timeline holds a few entries (an anonymous visitor's, mostly; read and
 -- checked) and the other is in order, the few go in place into the other
 -- (renamed to s's if it is a's), which is read only down to where they
 -- go: a long timeline is not read whole. Otherwise both are read, sorted
 -- together and written anew. Either way the result is the same, and in
 -- order (s's "_oo" cleared).
-local function mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
+local function mergeTimelines(P, a, s, cap, sOrdered)
   local tla, tls = P .. "tl:" .. a, P .. "tl:" .. s
   local la = redis.call("LRANGE", tla, 0, 8)
   if #la == 0 then return end
@@ -94,8 +93,7 @@ local function mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
     return
   end
   local ls = redis.call("LRANGE", tls, 0, 8)
-  if aOrdered == nil and #ls <= 8 then aOrdered = redis.call("HEXISTS", P .. "p:" .. a, "_oo") == 0 end
-  if aOrdered and #ls <= 8 and newestFirst(ls) then
+  if #ls <= 8 and newestFirst(ls) and redis.call("HEXISTS", P .. "p:" .. a, "_oo") == 0 then
     if #ls > 0 then insertInOrder(tla, ls) end
     redis.call("RENAME", tla, tls)
     redis.call("LTRIM", tls, 0, cap - 1)
@@ -117,12 +115,11 @@ end
 -- absorbRest finishes merging profile a into s outside their hashes:
 -- timelines merged by time and re-capped, lineage moved,
 -- a's alias set, its keys deleted, its zset member removed. apply.lua's
--- mergeInto and fastApply both end a merge with it. aOrdered, sOrdered:
--- a's, s's timeline is not marked out of order ("_oo"; aOrdered nil: read
--- only if needed).
-local function absorbRest(P, a, s, cap, zkey, aOrdered, sOrdered)
+-- mergeInto and fastApply both end a merge with it. sOrdered: s's
+-- timeline is not marked out of order ("_oo", read with its token).
+local function absorbRest(P, a, s, cap, zkey, sOrdered)
   local tla = P .. "tl:" .. a
-  mergeTimelines(P, a, s, cap, aOrdered, sOrdered)
+  mergeTimelines(P, a, s, cap, sOrdered)
   for _, x in ipairs(redis.call("LRANGE", P .. "mg:" .. a, 0, -1)) do
     redis.call("RPUSH", P .. "mg:" .. s, x)
   end
@@ -208,7 +205,7 @@ local function fastApply(P, ZK, i, last, tbn, simple, cap)
   if ab ~= "" then
     -- the rest of apply.lua's mergeInto (the hash fields come with the sets)
     for j = abAt + 1, abAt + na do redis.call("SET", P .. "id:" .. ARGV[j], pid) end
-    absorbRest(P, ab, pid, cap, ZK, nil, ordered)
+    absorbRest(P, ab, pid, cap, ZK, ordered)
     redis.call("LPUSH", P .. "mg:" .. pid,
       cjson.encode({survivor = pid, absorbed = {ab}, at = ARGV[base + 5], messageId = ARGV[base]}))
   end
