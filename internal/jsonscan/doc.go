@@ -4,7 +4,8 @@
 // without decoding them, resolving string escapes, Valid, which answers
 // as encoding/json.Valid does in about a third of its time, and
 // AppendString and AppendValue, which write what encoding/json writes for a
-// string or a decoded value without its reflection. Callers that
+// string or a decoded value without its reflection (AppendJSON: either, or
+// encoding/json for anything else). Callers that
 // cannot trust their input validate it first (Valid) or fall back to
 // encoding/json when a primitive reports malformed input.
 package jsonscan
