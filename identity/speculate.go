@@ -4,31 +4,34 @@ import (
 	"strconv"
 )
 
-// fastPlan is a message applied through fast.lua: its arguments and the
-// output it has if Redis holds the state the plan was built on.
+// fastPlan is a message applied through fast.lua: what its arguments are
+// built from (appendPlanArgs) and the output it has if Redis holds the
+// state the plan was built on.
 type fastPlan struct {
 	pid string
 	// fallback: send the message with the plan (the plan builds on a
 	// profile that Redis has not confirmed: it may not hold)
 	fallback bool
 	prof     *cachedProfile // to confirm when the plan held
-	// args: ARGV of the script (fast.lua's part), strings so that they
-	// reach go-redis as pointers (boxing a string in an any allocates);
-	// args[planStoredArg] is "" when stored holds the dedup value
-	args   []string
+	// stored: the dedup value (the output), nil for "1" (nothing to republish)
 	stored []byte
-	simple bool   // args are a simple plan's (fast.lua)
+	simple bool   // a simple plan (fast.lua)
 	lean   bool   // a simple plan without the tombstone checks' arguments
 	out    luaOut // the output when applied
-	// hold: the writes are held (held.go), not sent; the plan's writes
+	// hold: the writes are held (held.go), not sent
 	hold     bool
 	created  bool     // the profile is new
 	bornAt   string   // when created: the message's event time (ms), its score in the profiles set
 	newIDs   []string // identifiers new to it
-	ops      fieldOps
-	token    string // the profile's "_v" after this message
+	ops      fieldOps // the profile hash's writes
+	expected string   // the profile's "_v" the plan builds on ("" = it creates the profile)
+	token    string   // the profile's "_v" after this message
 	timeline string
 	cap      int
+	// the profile the message merges into this one ("" = none), its
+	// expected "_v" and its identifiers
+	absPID, absToken string
+	absIDs           []string
 }
 
 // plan decides how one message is applied. A message that touches one
@@ -237,59 +240,22 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 		prof.trj = traitsObject(&prof.traits)
 	}
 	fp.out.TrJ = prof.trj // shared: read only
-	stored := "1"
 	if m.Ns != 1 {
-		fp.stored, stored = encodeOut(&fp.out), "" // ([]byte: sent as it is)
+		fp.stored = encodeOut(&fp.out) // ([]byte: sent as it is)
 	}
-	timeline := ""
 	if m.Ev != "" {
-		timeline = m.Tsp + m.Ev
+		fp.timeline = m.Tsp + m.Ev
 	}
+	fp.ops, fp.cap, fp.newIDs = ops, m.Cap, newIDs
 	if fp.hold {
-		fp.ops, fp.timeline, fp.cap = ops, timeline, m.Cap
-		return fp // never sent: no script arguments
+		return fp // never sent
 	}
-	args := make([]string, 0, 16+len(m.Ids)+len(newIDs)+2*len(ops.ops))
+	fp.expected = expected
+	if absorbed != nil {
+		fp.absPID, fp.absToken, fp.absIDs = absorbed.pid, absorbedToken, absorbed.ids
+	}
 	fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0
 	fp.lean = fp.simple && !c.tombstones[in.Tenant]
-	// fast.lua's plan arguments
-	args = append(args, m.Mid, prof.pid, expected, prof.token, stored)
-	if fp.lean {
-		// a lean plan: the message's time and identifiers only serve the
-		// tombstone checks; the plan does not hold if the tenant has
-		// tombstones after all
-		args = append(args, timeline)
-	} else {
-		args = append(args, m.Ts, timeline, strconv.Itoa(len(m.Ids)))
-		args = append(args, m.Ids...)
-	}
-	if fp.simple {
-		for _, o := range ops.ops {
-			args = append(args, o.field, o.val)
-		}
-		fp.args = args
-		return fp
-	}
-	args = append(args, strconv.Itoa(len(newIDs)))
-	args = append(args, newIDs...)
-	if absorbed != nil {
-		args = append(args, absorbed.pid, absorbedToken, strconv.Itoa(len(absorbed.ids)))
-		args = append(args, absorbed.ids...)
-	} else {
-		args = append(args, "", "", "0")
-	}
-	args = append(args, strconv.Itoa(ops.dels))
-	for _, o := range ops.ops {
-		if o.del {
-			args = append(args, o.field)
-		}
-	}
-	for _, o := range ops.ops {
-		if !o.del {
-			args = append(args, o.field, o.val)
-		}
-	}
-	fp.args = args
 	return fp
 }
 

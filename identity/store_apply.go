@@ -237,23 +237,74 @@ func appendMessageArgs(args []any, x *applyInput, fallback bool) []any {
 	withMsg := fallback || f.fallback
 	// pointers: an any holds them without allocating
 	shape := b2i(f.simple) + b2i(f.lean)
-	args = append(args, &planKinds[shape][b2i(withMsg)], len(f.args))
-	for i := range f.args {
-		if i == planStoredArg && f.stored != nil {
-			args = append(args, f.stored)
-		} else {
-			args = append(args, &f.args[i])
-		}
-	}
+	args = append(args, &planKinds[shape][b2i(withMsg)], 0)
+	at := len(args)
+	args = appendPlanArgs(args, f, &x.Msg)
+	args[at-1] = len(args) - at // the plan's length
 	if withMsg {
 		args = append(args, scriptPayload(&x.Msg))
 	}
 	return args
 }
 
-// planStoredArg is the index of the dedup value in a plan's arguments
-// (fast.lua's i+4).
-const planStoredArg = 4
+// appendPlanArgs adds a plan's arguments (fast.lua's, in its order) for
+// message m: pointers to the plan's and the message's strings (an any
+// holds a pointer without allocating), counts as ints.
+func appendPlanArgs(args []any, f *fastPlan, m *scriptMsg) []any {
+	args = append(args, &m.Mid, &f.pid, &f.expected, &f.token, f.storedArg())
+	if f.lean {
+		// a lean plan: the message's time and identifiers only serve the
+		// tombstone checks; the plan does not hold if the tenant has
+		// tombstones after all
+		args = append(args, &f.timeline)
+	} else {
+		args = append(args, &m.Ts, &f.timeline, len(m.Ids))
+		args = appendStringArgs(args, m.Ids)
+	}
+	if f.simple {
+		return appendSets(args, &f.ops)
+	}
+	args = append(args, len(f.newIDs))
+	args = appendStringArgs(args, f.newIDs)
+	args = append(args, &f.absPID, &f.absToken, len(f.absIDs))
+	args = appendStringArgs(args, f.absIDs)
+	args = append(args, f.ops.dels)
+	for i := range f.ops.ops {
+		if f.ops.ops[i].del {
+			args = append(args, &f.ops.ops[i].field)
+		}
+	}
+	return appendSets(args, &f.ops)
+}
+
+// storedArg is the plan's dedup value argument: the output, or "1".
+func (f *fastPlan) storedArg() any {
+	if f.stored != nil {
+		return f.stored
+	}
+	return &storedNothing
+}
+
+// storedNothing is the dedup value of a message with nothing to
+// republish (a variable: its pointer goes into an any without allocating).
+var storedNothing = "1"
+
+func appendStringArgs(args []any, l []string) []any {
+	for i := range l {
+		args = append(args, &l[i])
+	}
+	return args
+}
+
+// appendSets adds the field/value pairs of the profile hash's sets.
+func appendSets(args []any, ops *fieldOps) []any {
+	for i := range ops.ops {
+		if o := &ops.ops[i]; !o.del {
+			args = append(args, &o.field, &o.val)
+		}
+	}
+	return args
+}
 
 // planKinds[shape][with its message] is a plan's kind in batch.lua; shape
 // 0 a plan, 1 a simple plan, 2 a lean one.
@@ -266,13 +317,15 @@ func b2i(b bool) int {
 	return 0
 }
 
-// messageArgCount is how many arguments appendMessageArgs adds for x (at
-// most: a plan without fallback sends one less).
+// messageArgCount is at most how many arguments appendMessageArgs adds
+// for x (to size a call's arguments: 16 fixed ones at most, each
+// identifier one, each field write at most two).
 func messageArgCount(x *applyInput) int {
-	if x.fast == nil {
+	f := x.fast
+	if f == nil {
 		return 3
 	}
-	return 3 + len(x.fast.args)
+	return 16 + len(x.Msg.Ids) + len(f.newIDs) + len(f.absIDs) + 2*len(f.ops.ops)
 }
 
 func anyNoScript(cmds []*redis.Cmd) bool {

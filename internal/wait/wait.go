@@ -1,5 +1,3 @@
-// Package wait holds the one sleep that retry loops and pacers share: it
-// ends early when the context does, so no loop outlives its caller.
 package wait
 
 import (
