@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/user360/user360/internal/testenv"
@@ -99,9 +100,9 @@ func TestMalformedRecordsAreDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, func() bool { return len(rc.delivered()) == 1 })
-	recs := testenv.ReadAll(t, e.brokers, e.topics.DeadLetter, 1, 5*time.Second)
+	recs := testenv.ReadAll(t, e.brokers, e.topics.DeadLetter, 1, 15*time.Second)
 	if len(recs) != 1 {
-		t.Fatalf("dead letters: %d", len(recs))
+		t.Fatalf("dead letters: %d read (%v counted malformed)", len(recs), testutil.ToFloat64(e.svc.metrics.malformed))
 	}
 	if err := schemas.Validate(schemas.FileDeadLetter, recs[0].Value); err != nil {
 		t.Fatalf("dead letter: %v: %s", err, recs[0].Value)

@@ -163,7 +163,7 @@ func TestPermanentFailureGoesToFailuresAndDeadLetterAndReplays(t *testing.T) {
 		t.Fatalf("failure %+v", f)
 	}
 	// The dead-letter topic has it too.
-	recs := testenv.ReadAll(t, e.brokers, e.topics.DeadLetter, 1, 5*time.Second)
+	recs := testenv.ReadAll(t, e.brokers, e.topics.DeadLetter, 1, 15*time.Second)
 	if len(recs) != 1 {
 		t.Fatalf("dead letters: %d", len(recs))
 	}

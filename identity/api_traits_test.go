@@ -38,7 +38,7 @@ func TestUserAPIValidatesTraitsAgainstTheSchema(t *testing.T) {
 	if err := json.Unmarshal(body, &acc); err != nil || len(acc.Rejected) != 1 || acc.Rejected[0].Field != "traits.age" {
 		t.Fatalf("202 body %s, want the refused traits.age listed", body)
 	}
-	ev := testenv.ReadAll(t, a.brokers, a.topics.Events, 1, 5*time.Second)
+	ev := testenv.ReadAll(t, a.brokers, a.topics.Events, 1, 15*time.Second)
 	if len(ev) != 1 {
 		t.Fatalf("%d events", len(ev))
 	}
@@ -47,7 +47,7 @@ func TestUserAPIValidatesTraitsAgainstTheSchema(t *testing.T) {
 	if _, has := e.Traits["age"]; has || e.Traits["city"] != "Pune" {
 		t.Fatalf("published traits %v: age must be dropped, city kept", e.Traits)
 	}
-	dl := testenv.ReadAll(t, a.brokers, a.topics.DeadLetter, 1, 5*time.Second)
+	dl := testenv.ReadAll(t, a.brokers, a.topics.DeadLetter, 1, 15*time.Second)
 	var d schemas.DeadLetter
 	if len(dl) != 1 || json.Unmarshal(dl[0].Value, &d) != nil || d.Field != "traits.age" || d.MessageID != e.MessageID {
 		t.Fatalf("dead letters %d %+v, want one for traits.age of %s", len(dl), d, e.MessageID)
