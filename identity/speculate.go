@@ -252,7 +252,9 @@ func (p *Processor) speculate(in *applyInput, prof *cachedProfile, created bool,
 	}
 	fp.expected = expected
 	if absorbed != nil {
-		fp.absPID, fp.absToken, fp.absIDs = absorbed.pid, absorbedToken, absorbed.ids
+		// (a copy: the arguments are built after the cache's mutex is released)
+		fp.absPID, fp.absToken = absorbed.pid, absorbedToken
+		fp.absIDs = append([]string(nil), absorbed.ids[:absorbedIDs]...)
 	}
 	fp.simple = !created && len(newIDs) == 0 && absorbed == nil && ops.dels == 0
 	fp.lean = fp.simple && !c.tombstones[in.Tenant]
