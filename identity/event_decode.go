@@ -1,28 +1,29 @@
 package identity
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/user360/user360/internal/jsonscan"
+	"github.com/user360/user360/schemas"
 )
 
-// decodeEvent decodes an events-topic value into e. It reads the common
-// shape in one pass without reflection; anything it is not sure about
-// (case-folded or non-ASCII unknown keys, repeated fields, surrogate
-// escapes, invalid UTF-8, odd numbers, wrong types, deep nesting, bad
-// times, invalid JSON) falls back to json.Unmarshal, so the result and the
-// error are always those of json.Unmarshal(b, e) on a zero e.
+// decodeEvent decodes an events-topic value into e, matching keys exactly
+// as schemas.Event does (a key that differs from a field only in case is
+// not that field: the gateway validated the exact keys). It reads the
+// common shape in one pass without reflection; anything it is not sure
+// about (repeated fields, surrogate escapes, invalid UTF-8, odd numbers,
+// wrong types, deep nesting, bad times, invalid JSON) falls back to
+// schemas.UnmarshalEventFields, so the result and the error are always
+// that decoder's on a zero e.
 func decodeEvent(b []byte, e *plainEvent) error {
 	d := evParser{b: b}
 	if d.event(e) {
 		return nil
 	}
 	*e = plainEvent{}
-	return json.Unmarshal(b, e)
+	return schemas.UnmarshalEventFields(b, (*schemas.Event)(e))
 }
 
 // evParser is a strict JSON reader; false from any method means "not the
@@ -229,23 +230,12 @@ func (d *evParser) object() (map[string]any, bool) {
 var eventFields = [...]string{"type", "messageId", "userId", "anonymousId", "event", "name", "category",
 	"previousId", "groupId", "traits", "properties", "context", "integrations", "timestamp", "sentAt", "receivedAt"}
 
-// fieldIndex is the index of an exact key in eventFields, -1 for an
-// unknown key that encoding/json would not match either, -2 for a key it
-// might match case-insensitively.
+// fieldIndex is the index of an exact key in eventFields, -1 for any
+// other key (keys match exactly: a case-folded one is just another key).
 func fieldIndex(k []byte) int {
 	for i, f := range eventFields {
 		if string(k) == f {
 			return i
-		}
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] >= 0x80 {
-			return -2
-		}
-	}
-	for _, f := range eventFields {
-		if bytes.EqualFold(k, []byte(f)) {
-			return -2
 		}
 	}
 	return -1
@@ -276,8 +266,6 @@ func (d *evParser) event(e *plainEvent) bool {
 			}
 			fi := fieldIndex(k)
 			switch {
-			case fi == -2:
-				return false
 			case fi == -1:
 				if _, ok := d.value(); !ok {
 					return false

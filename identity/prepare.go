@@ -59,6 +59,9 @@ func (s *Store) prepare(tenant string, r *rules, e *schemas.Event, now time.Time
 	if e.MessageID == "" {
 		return scriptMsg{}, nil, fmt.Errorf("%w: messageId is required", ErrBadMessage)
 	}
+	if err := checkEventTimes(e); err != nil {
+		return scriptMsg{}, nil, err
+	}
 	ts := eventTime(e, now)
 	ms := ts.UnixMilli()
 	if ms < 0 {
@@ -133,4 +136,26 @@ func encodeTrait(v any) (string, error) {
 	var small [64]byte
 	b, err := jsonscan.AppendJSON(small[:0], v)
 	return string(b), err
+}
+
+// checkEventTimes refuses a message whose times JSON cannot carry (a year
+// outside 0000–9999, in its own offset or in UTC): every record built from
+// it would fail to encode, and the batch with it, again on every retry.
+func checkEventTimes(e *schemas.Event) error {
+	check := func(name string, t time.Time) error {
+		if !jsonTime(t) || !jsonTime(t.UTC()) {
+			return fmt.Errorf("%w: %s is outside the years 0000–9999 in UTC", ErrBadMessage, name)
+		}
+		return nil
+	}
+	if err := check("timestamp", e.Timestamp); err != nil {
+		return err
+	}
+	if err := check("receivedAt", e.ReceivedAt); err != nil {
+		return err
+	}
+	if e.SentAt != nil {
+		return check("sentAt", *e.SentAt)
+	}
+	return nil
 }

@@ -47,6 +47,10 @@ type Event struct {
 // eventAlias avoids recursion in the JSON methods.
 type eventAlias Event
 
+// eventFieldOrder is the known fields in the order of Event's.
+var eventFieldOrder = [...]string{"type", "messageId", "userId", "anonymousId", "event", "name", "category",
+	"previousId", "groupId", "traits", "properties", "context", "integrations", "timestamp", "sentAt", "receivedAt"}
+
 var eventKnownFields = map[string]bool{
 	"type": true, "messageId": true, "userId": true, "anonymousId": true, "event": true,
 	"name": true, "category": true, "previousId": true, "groupId": true, "traits": true,
@@ -82,13 +86,13 @@ func (e Event) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the known fields and keeps the others in Extra.
+// Keys match exactly, unlike encoding/json's default: a key that differs
+// from a known field only in case ("TYPE", "UserId") is another key, kept
+// in Extra, and never overrides the field (the gateway validates the exact
+// keys; a case-folded duplicate must not change what it validated).
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var a eventAlias
-	if err := json.Unmarshal(b, &a); err != nil {
-		return err
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
+	all, err := unmarshalEventFields(b, (*eventAlias)(e))
+	if err != nil {
 		return err
 	}
 	for k := range all {
@@ -96,11 +100,55 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 			delete(all, k)
 		}
 	}
+	e.Extra = nil
 	if len(all) > 0 {
-		a.Extra = all
+		e.Extra = all
 	}
-	*e = Event(a)
 	return nil
+}
+
+// UnmarshalEventFields decodes the known fields of an events-topic value
+// into e (Extra untouched), matching keys exactly as Event.UnmarshalJSON
+// does, for a decoder that has no use for the other members.
+func UnmarshalEventFields(b []byte, e *Event) error {
+	_, err := unmarshalEventFields(b, (*eventAlias)(e))
+	return err
+}
+
+// unmarshalEventFields zeroes a, decodes the members of b whose keys are
+// known fields exactly, and returns all members. Errors are encoding/json's
+// for the event itself (invalid JSON, not an object, a field of the wrong
+// type).
+func unmarshalEventFields(b []byte, a *eventAlias) (map[string]json.RawMessage, error) {
+	*a = eventAlias{}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		if aerr := json.Unmarshal(b, a); aerr != nil {
+			err = aerr // (the event's own wording: "into Go value of type …Event")
+		}
+		*a = eventAlias{}
+		return nil, err
+	}
+	known := make([]byte, 0, len(b)+2)
+	known = append(known, '{')
+	for _, k := range eventFieldOrder {
+		v, ok := all[k]
+		if !ok {
+			continue
+		}
+		if len(known) > 1 {
+			known = append(known, ',')
+		}
+		known = append(known, '"')
+		known = append(known, k...)
+		known = append(known, '"', ':')
+		known = append(known, v...)
+	}
+	known = append(known, '}')
+	if err := json.Unmarshal(known, a); err != nil {
+		return nil, err
+	}
+	return all, nil
 }
 
 // IdentityKey is the id a record of this event is keyed by: the user id, else

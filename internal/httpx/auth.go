@@ -56,6 +56,11 @@ func RequireAPIKey(ts *config.Tenants, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := APIKey(r)
 		if key == "" {
+			if _, isWrite := ts.ByWriteKey(BasicUser(r)); isWrite {
+				// a write key sent as the tracking API takes it (HTTP Basic)
+				WriteError(w, http.StatusForbidden, "forbidden", "a write key cannot read or administer; use an API key", "")
+				return
+			}
 			WriteError(w, http.StatusUnauthorized, "unauthorized", "an API key is required (Authorization: Bearer <key> or x-api-key)", "")
 			return
 		}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -25,6 +26,9 @@ func TestRequireAPIKey(t *testing.T) {
 		{"write key refused", "Authorization", "Bearer wk", 403},
 		{"unknown key", "Authorization", "Bearer nope", 401},
 		{"no key", "", "", 401},
+		// the tracking API's way of sending a write key: refused as a write key
+		{"write key as HTTP Basic", "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("wk:")), 403},
+		{"unknown HTTP Basic user", "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("nope:")), 401},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest("GET", "/v1/profiles", nil)
