@@ -3,10 +3,12 @@ package identity
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/user360/user360/ingest"
 	"github.com/user360/user360/internal/httpx"
@@ -157,9 +159,48 @@ type EventPage struct {
 	DailyCounts map[string]map[string]int64 `json:"dailyCounts"`
 }
 
-// eventCursor encodes a position in the timeline (time, messageId).
+// eventCursor encodes a position in the timeline: the exact time
+// (RFC 3339 with nanoseconds, after "t") and the messageId.
 func eventCursor(e schemas.EventSummary) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(e.Timestamp.UnixMilli(), 10) + "|" + e.MessageID))
+	return base64.RawURLEncoding.EncodeToString([]byte("t" + e.Timestamp.UTC().Format(time.RFC3339Nano) + "|" + e.MessageID))
+}
+
+// eventStart returns the index in evs (sorted by eventBefore) at which the
+// page after cursor starts; ErrBadCursor when it is not one eventCursor
+// wrote. A cursor of the version that kept only the millisecond
+// ("<ms>|<messageId>") resumes after that message when it is still in the
+// timeline, else after the millisecond's position as before.
+func eventStart(evs []schemas.EventSummary, cursor string) (int, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrBadCursor, err)
+	}
+	at, mid, found := strings.Cut(string(raw), "|")
+	if !found {
+		return 0, ErrBadCursor
+	}
+	if exact, ok := strings.CutPrefix(at, "t"); ok {
+		ts, err := time.Parse(time.RFC3339Nano, exact)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrBadCursor, err)
+		}
+		return after(evs, schemas.EventSummary{Timestamp: ts, MessageID: mid}), nil
+	}
+	ms, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrBadCursor, err)
+	}
+	for i, e := range evs {
+		if e.MessageID == mid && e.Timestamp.UnixMilli() == ms {
+			return i + 1, nil
+		}
+	}
+	return after(evs, schemas.EventSummary{Timestamp: time.UnixMilli(ms), MessageID: mid}), nil
+}
+
+// after is the index of the first entry of evs that comes after pos.
+func after(evs []schemas.EventSummary, pos schemas.EventSummary) int {
+	return sort.Search(len(evs), func(i int) bool { return eventBefore(pos, evs[i]) })
 }
 
 // eventBefore orders timeline entries newest first (ties by messageId).
@@ -188,15 +229,10 @@ func (s *Service) profileEvents(w http.ResponseWriter, r *http.Request) {
 	sort.SliceStable(evs, func(i, j int) bool { return eventBefore(evs[i], evs[j]) })
 	start := 0
 	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		ms, mid, found := strings.Cut(string(raw), "|")
-		n, perr := strconv.ParseInt(ms, 10, 64)
-		if err != nil || !found || perr != nil {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned", "cursor")
+		if start, err = eventStart(evs, cursor); err != nil {
+			s.writeStoreError(w, err, "cursor")
 			return
 		}
-		pos := schemas.EventSummary{Timestamp: parseMillis(strconv.FormatInt(n, 10)), MessageID: mid}
-		start = sort.Search(len(evs), func(i int) bool { return eventBefore(pos, evs[i]) })
 	}
 	end := min(start+limit, len(evs))
 	page := EventPage{ProfileID: pid, Events: append([]schemas.EventSummary{}, evs[start:end]...), DailyCounts: pe.DailyCounts}

@@ -110,6 +110,8 @@ func TestAPIRefParsing(t *testing.T) {
 	for ref, want := range map[string]int{
 		"user_id:43": 404, "pnothing": 404, "email:nobody@example.com": 404,
 		url.PathEscape("bad type:x"): 400, "email:": 400,
+		"email:notanemail": 400, "phone:abc": 400, "user_id:null": 404,
+		"user_id:" + strings.Repeat("9", 600): 400,
 	} {
 		code, body := a.call(t, "GET", "/v1/profiles/"+ref, key, nil)
 		if code != want {

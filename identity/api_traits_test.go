@@ -35,8 +35,8 @@ func TestUserAPIValidatesTraitsAgainstTheSchema(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	var acc Accepted
-	if err := json.Unmarshal(body, &acc); err != nil || len(acc.Rejected) != 1 || acc.Rejected[0].Field != "traits.age" {
-		t.Fatalf("202 body %s, want the refused traits.age listed", body)
+	if err := json.Unmarshal(body, &acc); err != nil || len(acc.Rejected) != 1 || acc.Rejected[0].Field != "age" {
+		t.Fatalf("202 body %s, want the refused age listed", body)
 	}
 	ev := testenv.ReadAll(t, a.brokers, a.topics.Events, 1, 15*time.Second)
 	if len(ev) != 1 {

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,11 +32,17 @@ type Accepted struct {
 
 // publish writes events through the log and answers 202 with their ids.
 func (s *Service) publish(w http.ResponseWriter, r *http.Request, events []schemas.Event, rejected []FieldError) {
+	s.publishWith(w, r, events, nil, rejected)
+}
+
+// publishWith is publish with the JSON path prefix of each event's record
+// ("users[3]." on bulk; nil: none), for the fields the schema refuses.
+func (s *Service) publishWith(w http.ResponseWriter, r *http.Request, events []schemas.Event, prefixes []string, rejected []FieldError) {
 	if s.deps.Publisher == nil {
 		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "writes are not configured on this instance", "")
 		return
 	}
-	dead, refused := s.checkTraits(r, events)
+	dead, refused := s.checkTraits(r, events, prefixes)
 	rejected = append(rejected, refused...)
 	if err := s.deps.Publisher.Publish(r.Context(), tenantID(r), events, dead); err != nil {
 		s.writeStoreError(w, err, "")
@@ -88,7 +95,8 @@ func userTraits(props map[string]any, path string) (map[string]any, []FieldError
 	return traits, rej
 }
 
-// optionalTime reads an RFC 3339 "timestamp" property.
+// optionalTime reads an RFC 3339 "timestamp" property; its UTC year must
+// be 0000 to 9999 (a time outside cannot be encoded as the event time).
 func optionalTime(v any) (time.Time, bool) {
 	if v == nil {
 		return time.Time{}, true
@@ -98,7 +106,24 @@ func optionalTime(v any) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	return t, err == nil
+	return t, err == nil && inYearRange(t)
+}
+
+// inYearRange reports whether t's UTC year is 0000 to 9999.
+func inYearRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
+}
+
+// optionalString reads an optional string property (absent or null: "").
+func optionalString(props map[string]any, key string) (string, bool) {
+	switch v := props[key].(type) {
+	case nil:
+		return "", true
+	case string:
+		return v, true
+	}
+	return "", false
 }
 
 // userEvent builds the identify message of a flat user record.
@@ -116,26 +141,77 @@ func (s *Service) userEvent(r *http.Request, props map[string]any, path string, 
 	}
 	ts, ok := optionalTime(props["timestamp"])
 	if !ok {
-		return schemas.Event{}, nil, &FieldError{path + "timestamp", "timestamp must be an RFC 3339 date-time"}
+		return schemas.Event{}, nil, &FieldError{path + "timestamp", "timestamp must be an RFC 3339 date-time in the years 0000 to 9999 (UTC)"}
+	}
+	mid, ok := optionalString(props, "messageId")
+	if !ok {
+		return schemas.Event{}, nil, &FieldError{path + "messageId", "messageId must be a string"}
+	}
+	anon, ok := optionalString(props, "anonymousId")
+	if !ok {
+		return schemas.Event{}, nil, &FieldError{path + "anonymousId", "anonymousId must be a string"}
 	}
 	traits, rej := userTraits(props, path)
-	e := schemas.Event{Type: schemas.TypeIdentify, UserID: userID, Traits: traits, Timestamp: ts}
-	if mid, ok := props["messageId"].(string); ok && strings.TrimSpace(mid) != "" {
-		e.MessageID = strings.TrimSpace(mid)
-	}
-	if a, ok := props["anonymousId"].(string); ok {
-		e.AnonymousID = a
-	}
+	e := schemas.Event{Type: schemas.TypeIdentify, UserID: userID, Traits: traits, Timestamp: ts,
+		MessageID: strings.TrimSpace(mid), AnonymousID: anon}
 	return e, rej, nil
+}
+
+// floatNumbers turns the json.Numbers in v into float64 (what decoding
+// without UseNumber gives), in place for maps and lists.
+func floatNumbers(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("number %s: %w", x, err)
+		}
+		return f, nil
+	case map[string]any:
+		for k, e := range x {
+			var err error
+			if x[k], err = floatNumbers(e); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			var err error
+			if x[i], err = floatNumbers(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
+}
+
+// recordNumbers converts the numbers of a user record except its userId
+// (kept as json.Number for identString); it returns the key at fault.
+func recordNumbers(props map[string]any) (string, error) {
+	for _, k := range sortedKeys(props) {
+		if k == "userId" {
+			continue
+		}
+		v, err := floatNumbers(props[k])
+		if err != nil {
+			return k, err
+		}
+		props[k] = v
+	}
+	return "", nil
 }
 
 func (s *Service) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 	var body map[string]any
-	if !httpx.DecodeJSON(w, r, s.cfg.MaxBodyBytes, &body) {
+	if !httpx.DecodeJSONNumbers(w, r, s.cfg.MaxBodyBytes, &body) {
 		return nil, false
 	}
 	if body == nil {
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "the body must be a JSON object", "")
+		return nil, false
+	}
+	if k, err := recordNumbers(body); err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", err.Error(), k)
 		return nil, false
 	}
 	return body, true
@@ -211,44 +287,26 @@ func (s *Service) deleteUser(w http.ResponseWriter, r *http.Request) {
 	}}, nil)
 }
 
-// BulkRequest is the body of POST /v1/users/bulk.
+// BulkRequest is the body of POST /v1/users/bulk. Each record is decoded
+// on its own, so that one that is not an object is rejected alone.
 type BulkRequest struct {
-	UponConflict string           `json:"uponConflict"`
-	Users        []map[string]any `json:"users"`
+	UponConflict string            `json:"uponConflict"`
+	Users        []json.RawMessage `json:"users"`
 }
 
 // bulkUsers: POST /v1/users/bulk. Bad records are reported and the good
 // ones published.
 func (s *Service) bulkUsers(w http.ResponseWriter, r *http.Request) {
 	var req BulkRequest
-	if !httpx.DecodeJSON(w, r, s.cfg.MaxBodyBytes, &req) {
-		return
-	}
-	switch req.UponConflict {
-	case "":
-		req.UponConflict = UpdateExisting
-	case UpdateExisting, RetainImported:
-	default:
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "uponConflict must be UPDATE_EXISTING or RETAIN_IMPORTED", "uponConflict")
-		return
-	}
-	if len(req.Users) == 0 {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "users must hold at least one record", "users")
-		return
-	}
-	if len(req.Users) > s.cfg.MaxBulk {
-		httpx.WriteError(w, http.StatusRequestEntityTooLarge, "too_many", fmt.Sprintf("at most %d users per request", s.cfg.MaxBulk), "users")
+	if !httpx.DecodeJSONNumbers(w, r, s.cfg.MaxBodyBytes, &req) || !s.checkBulk(w, &req) {
 		return
 	}
 	var events []schemas.Event
+	var prefixes []string
 	var rejected []FieldError
-	for i, u := range req.Users {
+	for i, raw := range req.Users {
 		path := fmt.Sprintf("users[%d].", i)
-		if u == nil {
-			rejected = append(rejected, FieldError{fmt.Sprintf("users[%d]", i), "must be an object"})
-			continue
-		}
-		e, rej, bad := s.userEvent(r, u, path, "")
+		e, rej, bad := s.bulkRecord(r, raw, path)
 		if bad != nil {
 			rejected = append(rejected, *bad)
 			continue
@@ -258,6 +316,7 @@ func (s *Service) bulkUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		rejected = append(rejected, rej...)
 		events = append(events, e)
+		prefixes = append(prefixes, path)
 	}
 	if len(events) == 0 {
 		httpx.WriteJSON(w, http.StatusBadRequest, map[string]any{
@@ -265,7 +324,44 @@ func (s *Service) bulkUsers(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.publish(w, r, events, rejected)
+	s.publishWith(w, r, events, prefixes, rejected)
+}
+
+// checkBulk validates a bulk request's mode and size; it answers itself
+// and returns false when they are wrong.
+func (s *Service) checkBulk(w http.ResponseWriter, req *BulkRequest) bool {
+	switch req.UponConflict {
+	case "":
+		req.UponConflict = UpdateExisting
+	case UpdateExisting, RetainImported:
+	default:
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "uponConflict must be UPDATE_EXISTING or RETAIN_IMPORTED", "uponConflict")
+		return false
+	}
+	if len(req.Users) == 0 {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "users must hold at least one record", "users")
+		return false
+	}
+	if len(req.Users) > s.cfg.MaxBulk {
+		httpx.WriteError(w, http.StatusRequestEntityTooLarge, "too_many", fmt.Sprintf("at most %d users per request", s.cfg.MaxBulk), "users")
+		return false
+	}
+	return true
+}
+
+// bulkRecord decodes one bulk record (path "users[i].") and builds its
+// identify message; bad is set when the record is rejected whole.
+func (s *Service) bulkRecord(r *http.Request, raw json.RawMessage, path string) (schemas.Event, []FieldError, *FieldError) {
+	var u map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&u); err != nil || u == nil {
+		return schemas.Event{}, nil, &FieldError{strings.TrimSuffix(path, "."), "must be a JSON object"}
+	}
+	if k, err := recordNumbers(u); err != nil {
+		return schemas.Event{}, nil, &FieldError{path + k, err.Error()}
+	}
+	return s.userEvent(r, u, path, "")
 }
 
 // EventRequest is the body of POST /v1/events.
@@ -280,26 +376,39 @@ type EventRequest struct {
 // createEvent: POST /v1/events.
 func (s *Service) createEvent(w http.ResponseWriter, r *http.Request) {
 	var req EventRequest
-	if !httpx.DecodeJSON(w, r, s.cfg.MaxBodyBytes, &req) {
+	if !httpx.DecodeJSONNumbers(w, r, s.cfg.MaxBodyBytes, &req) {
 		return
 	}
+	e, bad := s.trackEvent(r, &req)
+	if bad != nil {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", bad.Error, bad.Field)
+		return
+	}
+	s.publish(w, r, []schemas.Event{e}, nil)
+}
+
+// trackEvent builds the track message of POST /v1/events.
+func (s *Service) trackEvent(r *http.Request, req *EventRequest) (schemas.Event, *FieldError) {
 	uid, why := s.userIDValue(r, req.UserID)
 	if why != "" {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", why, "userId")
-		return
+		return schemas.Event{}, &FieldError{"userId", why}
 	}
 	name := strings.TrimSpace(req.EventName)
 	if name == "" || len(name) > 256 {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "eventName must be 1 to 256 characters", "eventName")
-		return
+		return schemas.Event{}, &FieldError{"eventName", "eventName must be 1 to 256 characters"}
+	}
+	if req.Timestamp != nil && !inYearRange(*req.Timestamp) {
+		return schemas.Event{}, &FieldError{"timestamp", "timestamp must be in the years 0000 to 9999 (UTC)"}
+	}
+	if _, err := floatNumbers(req.Payload); err != nil {
+		return schemas.Event{}, &FieldError{"payload", err.Error()}
 	}
 	e := schemas.Event{Type: schemas.TypeTrack, UserID: uid, Event: name, Properties: req.Payload, MessageID: strings.TrimSpace(req.MessageID)}
 	if req.Timestamp != nil {
 		e.Timestamp = req.Timestamp.UTC()
 	}
 	if _, err := json.Marshal(e.Properties); err != nil {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_field", "payload cannot be encoded", "payload")
-		return
+		return schemas.Event{}, &FieldError{"payload", "payload cannot be encoded"}
 	}
-	s.publish(w, r, []schemas.Event{e}, nil)
+	return e, nil
 }

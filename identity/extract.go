@@ -99,7 +99,9 @@ func (r *rules) normIdent(typ, v string) (string, bool) {
 }
 
 // identString turns a JSON value into an identifier string (strings and
-// integral numbers only).
+// integral numbers only). A json.Number written as an integer keeps its
+// exact decimal text (beyond 2^53 and int64 too); other integral forms
+// (1.0, 1e3) go through float64 like a number decoded without UseNumber.
 func identString(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
@@ -109,7 +111,15 @@ func identString(v any) (string, bool) {
 			return fmt.Sprintf("%d", int64(x)), true
 		}
 	case json.Number:
-		return x.String(), true
+		if d := strings.TrimPrefix(x.String(), "-"); d != "" && strings.Trim(d, "0123456789") == "" {
+			if strings.Trim(d, "0") == "" {
+				return "0", true // -0
+			}
+			return x.String(), true
+		}
+		if f, err := x.Float64(); err == nil {
+			return identString(f)
+		}
 	case int:
 		return fmt.Sprintf("%d", x), true
 	case int64:

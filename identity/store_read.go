@@ -44,9 +44,9 @@ func (s *Store) Resolve(ctx context.Context, tenant, ref string) (string, error)
 	if r.ProfileID {
 		return s.live(ctx, tenant, r.Value)
 	}
-	v, ok := s.rulesFor(tenant).normIdent(r.Type, r.Value)
-	if !ok {
-		return "", fmt.Errorf("%w: %s", ErrNotFound, r.Type)
+	v, err := s.rulesFor(tenant).refValue(r.Type, r.Value)
+	if err != nil {
+		return "", err
 	}
 	// An identifier key always names a live profile (merges re-point it,
 	// deletes remove it, both atomically), so no alias check is needed.
@@ -58,6 +58,29 @@ func (s *Store) Resolve(ctx context.Context, tenant, ref string) (string, error)
 		return "", fmt.Errorf("identity: resolve: %w", err)
 	}
 	return pid, nil
+}
+
+// refValue normalises the value of a type:value reference like an
+// incoming identifier. A value that is not one of its type (an email
+// without "@", a phone number that does not parse, one too long) is
+// ErrBadRef; a blocked value is ErrNotFound (it never names a profile).
+func (r *rules) refValue(typ, v string) (string, error) {
+	n, ok := r.normIdent(typ, v)
+	if ok {
+		return n, nil
+	}
+	switch typ {
+	case TypeEmail:
+		n, ok = normEmail(v)
+	case TypePhone:
+		n, ok = normPhone(v, r.defaultRegion)
+	default:
+		n, ok = strings.TrimSpace(v), true
+	}
+	if !ok || len(n) > maxIdentValue {
+		return "", fmt.Errorf("%w: %q is not a valid %s value", ErrBadRef, v, typ)
+	}
+	return "", fmt.Errorf("%w: %s value is blocked", ErrNotFound, typ)
 }
 
 // live follows merge aliases to the live profile.

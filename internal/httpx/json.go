@@ -27,8 +27,21 @@ func WriteError(w http.ResponseWriter, status int, code, msg, field string) {
 // DecodeJSON decodes a request body of at most limit bytes into v and
 // answers 400/413 itself when it cannot; it returns false then.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeJSON(w, r, limit, v, false)
+}
+
+// DecodeJSONNumbers is DecodeJSON with numbers decoded as json.Number
+// (exact: an integer id beyond 2^53 keeps its digits).
+func DecodeJSONNumbers(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeJSON(w, r, limit, v, true)
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, numbers bool) bool {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
+	if numbers {
+		dec.UseNumber()
+	}
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if asMaxBytes(err, &mbe) {
