@@ -9,7 +9,8 @@ import (
 type Config struct {
 	// MaxMessageBytes caps one message (default 32 KiB, as Segment).
 	MaxMessageBytes int
-	// MaxRequestBytes caps a decoded request body (default 500 KiB).
+	// MaxRequestBytes caps a decoded request body (default 500 KiB). The
+	// body as sent (gzipped) is capped a little above it (maxWireBytes).
 	MaxRequestBytes int
 	// SkewTolerance: the clock-skew correction timestamp = receivedAt −
 	// (sentAt − timestamp) is applied when sentAt is ahead of receivedAt, or
@@ -54,4 +55,13 @@ func (c Config) Validate() error {
 		return errors.New("ingest: RetryAfter and ProduceTimeout must be positive")
 	}
 	return nil
+}
+
+// maxWireBytes caps a request body as sent, before decompression. Gzip
+// grows JSON by at most its header and trailer and 5 bytes per 64 KiB
+// stored block, so MaxRequestBytes plus a margin never refuses a body whose
+// decoded size passes, while a body of empty gzip members (which decodes to
+// nothing) can no longer be read without end.
+func (c Config) maxWireBytes() int {
+	return c.MaxRequestBytes + c.MaxRequestBytes/64 + 4096
 }

@@ -27,7 +27,8 @@ type request struct {
 // decodeRequest parses a body. batch selects the /v1/batch shape
 // ({"batch":[…], "context", "sentAt", "writeKey"}); otherwise the body is one
 // message. The body is validated once; messages are kept raw and checked one
-// by one, so one bad message never rejects its neighbours.
+// by one, so one bad message never rejects its neighbours. A batch whose own
+// keys are ambiguous (see checkAmbiguous) fails as a *fieldError.
 func decodeRequest(body []byte, batch bool) (*request, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
@@ -50,6 +51,9 @@ func decodeRequest(body []byte, batch bool) (*request, error) {
 	if !batch {
 		req.single, req.singleRaw = top, body
 		return req, nil
+	}
+	if fe := checkAmbiguous(top, batchFields); fe != nil {
+		return nil, fe
 	}
 	req.context, req.integrations, req.sentAt = top.get("context"), top.get("integrations"), top.get("sentAt")
 	b := top.get("batch")

@@ -11,7 +11,11 @@
 //	batch context) → Publisher.Produce → response
 //
 // Files: config.go (Config), gateway.go (routes and handler), body.go
-// (request body), decode.go (JSON envelope), normalize.go (one message),
-// timestamps.go (parsing and skew correction), limiter.go (429), metrics.go,
-// publisher.go (the door to the log, shared with the user API and imports).
+// (request body), decode.go (JSON envelope), rawjson.go (members of an
+// object without decoding it), normalize.go (one message), fieldnames.go
+// (keys and ids refused: case-folded field names, import marks in context,
+// ids that are not UTF-8), timestamps.go (parsing and skew correction),
+// traits.go (the property schema on identify traits), limiter.go (429),
+// metrics.go, publisher.go (the door to the log, shared with the user API
+// and imports).
 package ingest

@@ -125,10 +125,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, pathType string)
 		tenant = t
 	}
 	receivedAt := g.deps.Clock().UTC()
-	buf, err := readBody(r, g.cfg.MaxRequestBytes)
+	buf, err := readBody(w, r, g.cfg.MaxRequestBytes, g.cfg.maxWireBytes())
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			return g.fail(w, http.StatusRequestEntityTooLarge, "too_large", "request body is larger than "+strconv.Itoa(g.cfg.MaxRequestBytes)+" bytes", "")
+		}
+		if errors.Is(err, ErrWireTooLarge) {
+			return g.fail(w, http.StatusRequestEntityTooLarge, "too_large", "compressed request body is larger than "+strconv.Itoa(g.cfg.maxWireBytes())+" bytes", "")
 		}
 		if errors.Is(err, ErrBadEncoding) {
 			return g.fail(w, http.StatusUnsupportedMediaType, "unsupported_encoding", err.Error(), "")
@@ -141,6 +144,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, pathType string)
 	}
 	req, err := decodeRequest(buf.Bytes(), pathType == "")
 	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return g.fail(w, http.StatusBadRequest, fe.Code, fe.Msg, fe.Field)
+		}
 		return g.fail(w, http.StatusBadRequest, "invalid_json", err.Error(), "")
 	}
 	if tenant == nil {

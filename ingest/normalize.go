@@ -54,20 +54,7 @@ type normalizer struct {
 }
 
 func newNormalizer(cfg *Config, req *request, receivedAt time.Time) (*normalizer, *fieldError) {
-	n := &normalizer{cfg: cfg, receivedAt: receivedAt}
-	if !isNull(req.sentAt) {
-		s, err := optString(req.sentAt)
-		if err != nil {
-			return nil, reject("invalid_type", "sentAt", "must be an ISO-8601 string")
-		}
-		if s != "" {
-			t, err := parseTime(s)
-			if err != nil {
-				return nil, reject("invalid_timestamp", "sentAt", "%q is %v", s, err)
-			}
-			n.batchSentAt = t
-		}
-	}
+	n := &normalizer{cfg: cfg, receivedAt: receivedAt, batchSentAt: batchSentAt(req.sentAt)}
 	if isObject(req.context) {
 		fs, err := splitObject(req.context)
 		if err != nil {
@@ -83,10 +70,29 @@ func newNormalizer(cfg *Config, req *request, receivedAt time.Time) (*normalizer
 	return n, nil
 }
 
+// batchSentAt parses a batch's sentAt. One that is not a valid timestamp is
+// ignored (the messages get no clock-skew correction from it) rather than
+// failing the batch: it only corrects the messages' own timestamps, which
+// stay valid without it.
+func batchSentAt(raw json.RawMessage) time.Time {
+	s, err := optString(raw)
+	if err != nil || s == "" {
+		return time.Time{}
+	}
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
 // normalize validates one message and builds its record value. pathType is
 // the type given by the URL ("" for a batch, where each message names its
 // own). m is modified.
 func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldError) {
+	if fe := checkAmbiguous(*m, messageFields); fe != nil {
+		return nil, fe
+	}
 	typ := pathType
 	if typ == "" {
 		s, err := optString(m.get("type"))
@@ -101,13 +107,13 @@ func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldE
 			return nil, reject("invalid_value", "type", "%q is not a message type (identify, track, page, screen, group, alias)", s)
 		}
 	}
-	userID, err := optID(m.get("userId"))
-	if err != nil {
-		return nil, reject("invalid_type", "userId", "%v", err)
+	userID, fe := idField(*m, "userId")
+	if fe != nil {
+		return nil, fe
 	}
-	anonID, err := optID(m.get("anonymousId"))
-	if err != nil {
-		return nil, reject("invalid_type", "anonymousId", "%v", err)
+	anonID, fe := idField(*m, "anonymousId")
+	if fe != nil {
+		return nil, fe
 	}
 	if userID == "" && anonID == "" {
 		return nil, reject("missing_field", "userId", "userId or anonymousId is required")
@@ -125,9 +131,9 @@ func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldE
 			return nil, reject("missing_field", "event", "a track call needs an event name")
 		}
 	case schemas.TypeAlias:
-		prev, err := optID(m.get("previousId"))
-		if err != nil {
-			return nil, reject("invalid_type", "previousId", "%v", err)
+		prev, fe := idField(*m, "previousId")
+		if fe != nil {
+			return nil, fe
 		}
 		if prev == "" {
 			return nil, reject("missing_field", "previousId", "an alias call needs previousId")
@@ -137,9 +143,9 @@ func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldE
 		}
 		setString(m, "previousId", prev)
 	case schemas.TypeGroup:
-		g, err := optID(m.get("groupId"))
-		if err != nil {
-			return nil, reject("invalid_type", "groupId", "%v", err)
+		g, fe := idField(*m, "groupId")
+		if fe != nil {
+			return nil, fe
 		}
 		if g == "" {
 			return nil, reject("missing_field", "groupId", "a group call needs groupId")
@@ -166,13 +172,16 @@ func (n *normalizer) normalize(m *fields, pathType string) (*normalized, *fieldE
 	if fe := n.mergeShared(m, "context", n.context, n.contextRaw); fe != nil {
 		return nil, fe
 	}
+	if fe := checkReserved(*m); fe != nil {
+		return nil, fe
+	}
 	if fe := n.mergeShared(m, "integrations", n.integrations, n.integRaw); fe != nil {
 		return nil, fe
 	}
 
-	msgID, err := optID(m.get("messageId"))
-	if err != nil {
-		return nil, reject("invalid_type", "messageId", "%v", err)
+	msgID, fe := idField(*m, "messageId")
+	if fe != nil {
+		return nil, fe
 	}
 	if len(msgID) > 256 {
 		return nil, reject("invalid_value", "messageId", "is longer than 256 characters")
@@ -252,15 +261,19 @@ func (n *normalizer) mergeShared(m *fields, field string, shared fields, sharedR
 	if err != nil {
 		return reject("invalid_type", field, "must be an object")
 	}
-	changed := false
+	// A memberSet finds the message's keys in linear time: both objects
+	// may have thousands of keys.
+	var merged memberSet
+	for _, f := range own {
+		merged.add(f)
+	}
 	for _, f := range shared {
-		if !own.has(f.key) {
-			own = append(own, f)
-			changed = true
+		if merged.find(f.key) < 0 {
+			merged.add(f)
 		}
 	}
-	if changed {
-		m.set(field, own.appendTo(make([]byte, 0, len(raw)+len(sharedRaw))))
+	if len(merged.fs) > len(own) {
+		m.set(field, merged.result().appendTo(make([]byte, 0, len(raw)+len(sharedRaw))))
 	}
 	return nil
 }

@@ -6,28 +6,49 @@ import (
 	"time"
 )
 
-var errBadTime = errors.New("not an ISO-8601 timestamp")
+var (
+	errBadTime        = errors.New("not an ISO-8601 timestamp")
+	errYearOutOfRange = errors.New("out of range: the year in UTC must be 0000 to 9999")
+)
 
 // parseTime accepts RFC 3339 with 0 to 9 fractional digits, a "Z" or an
 // offset, and the common variants SDKs send (space instead of "T", offset
-// without a colon).
+// without a colon). The time is returned in UTC.
 func parseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
+	t, err := parseLayouts(strings.TrimSpace(s))
+	if err != nil {
+		return t, err
+	}
+	return inYearRange(t.UTC())
+}
+
+func parseLayouts(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+		return t, nil
 	}
 	if len(s) > 10 && s[10] == ' ' {
 		s = s[:10] + "T" + s[11:]
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UTC(), nil
+			return t, nil
 		}
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			return t, nil
 		}
 	}
 	return time.Time{}, errBadTime
+}
+
+// inYearRange refuses a UTC time outside years 0000-9999: an offset can
+// carry "9999-12-31T23:59:59-23:59" into year 10000, which RFC 3339 (the
+// event schema's date-time) cannot write and encoding/json refuses to
+// encode.
+func inYearRange(t time.Time) (time.Time, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, errYearOutOfRange
+	}
+	return t, nil
 }
 
 // correctSkew applies Segment's clock-skew correction

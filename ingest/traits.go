@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/schemas"
@@ -30,12 +32,49 @@ func (g *Gateway) checkTraits(tenant *config.Tenant, out *normalized) (*normaliz
 	if len(problems) == 0 {
 		return out, nil
 	}
-	v, err := json.Marshal(clean)
+	kept, err := keepTraits(raw, traits, clean)
 	if err != nil {
 		return out, nil
 	}
-	fs.set("traits", v)
+	fs.set("traits", kept)
 	o := *out
 	o.value = fs.appendTo(make([]byte, 0, len(out.value)))
 	return &o, problems
+}
+
+// keepTraits rewrites the traits object raw (decoded as traits) to the
+// values the schema kept (clean): a dropped trait is cut out, a coerced one
+// written anew, and every other keeps its bytes as sent. Re-encoding them
+// all would round integers above 2^53, re-sort the keys and escape <, >
+// and &.
+func keepTraits(raw json.RawMessage, traits, clean map[string]any) (json.RawMessage, error) {
+	fs, err := splitObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		v, ok := clean[f.key]
+		if !ok {
+			continue
+		}
+		if !reflect.DeepEqual(v, traits[f.key]) {
+			if f.val, err = marshalNoEscape(v); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, f)
+	}
+	return out.appendTo(make([]byte, 0, len(raw))), nil
+}
+
+// marshalNoEscape is json.Marshal without the HTML escaping of <, > and &.
+func marshalNoEscape(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
