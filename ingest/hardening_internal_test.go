@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // manyKeys is an object of n members named k0…k(n-1), then the members of
@@ -103,5 +104,22 @@ func TestKeepTraits(t *testing.T) {
 	}
 	if want := `{"s":"<&>","c":true,"o":{"b":1,"a":[1.0]},"z":12345678901234567890}`; string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestCorrectSkewFarApart: a timestamp centuries before sentAt (beyond what
+// a time.Duration holds) is kept, not moved by a saturated difference; a
+// near one is corrected as Segment does.
+func TestCorrectSkewFarApart(t *testing.T) {
+	recv := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	sent := recv.Add(time.Second) // the device's clock a second ahead
+	for _, ts := range []time.Time{time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got := correctSkew(ts, sent, recv, 5*time.Second); !got.Equal(ts) {
+			t.Errorf("%v: corrected to %v", ts, got)
+		}
+	}
+	ts := sent.Add(-time.Minute)
+	if got := correctSkew(ts, sent, recv, 5*time.Second); !got.Equal(recv.Add(-time.Minute)) {
+		t.Errorf("a minute before sentAt: %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"time"
 )
@@ -63,5 +64,11 @@ func correctSkew(ts, sentAt, receivedAt time.Time, tolerance time.Duration) time
 	if behind > tolerance {
 		return ts
 	}
-	return receivedAt.Add(-sentAt.Sub(ts))
+	age := sentAt.Sub(ts)
+	if age == math.MaxInt64 || age == math.MinInt64 {
+		// more than about 292 years apart: Sub saturates, and the
+		// "corrected" time would be wrong by centuries
+		return ts
+	}
+	return receivedAt.Add(-age)
 }
