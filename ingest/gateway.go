@@ -191,6 +191,7 @@ func (g *Gateway) build(tenant *config.Tenant, n *normalizer, req *request, path
 		count = 1
 	}
 	recs := make([]*kgo.Record, 0, count)
+	merged := 0 // bytes of the batch's context and integrations copied into messages
 	for i := 0; i < count; i++ {
 		var (
 			m   fields
@@ -216,6 +217,9 @@ func (g *Gateway) build(tenant *config.Tenant, n *normalizer, req *request, path
 		var out *normalized
 		if fe == nil {
 			out, fe = n.normalize(&m, pathType)
+		}
+		if fe == nil {
+			fe = g.checkOutputSize(n, out, &merged)
 		}
 		if fe == nil {
 			var problems []Problem
@@ -283,4 +287,28 @@ func validJSONOrString(raw json.RawMessage) json.RawMessage {
 	}
 	b, _ := json.Marshal(string(raw))
 	return b
+}
+
+// Output bounds: a batch-level context (and integrations) is merged into
+// every message of the batch, so without them a 500 KiB request of small
+// messages and a large batch context could write hundreds of megabytes to
+// the log (and past the broker's largest batch).
+// messageOverhead is what normalising adds to a message besides the
+// batch's context and integrations (receivedAt, messageId, sentAt, …).
+const messageOverhead = 1 << 10
+
+// checkOutputSize refuses a message that the merge made larger than a
+// message may be, or whose copy of the batch's context and integrations
+// would take the copies past MaxRequestBytes in all; merged counts the
+// bytes copied so far.
+func (g *Gateway) checkOutputSize(n *normalizer, out *normalized, merged *int) *fieldError {
+	shared := len(n.contextRaw) + len(n.integRaw)
+	switch {
+	case len(out.value) > g.cfg.MaxMessageBytes+messageOverhead:
+		return reject("too_large", "", "message with the batch's context and integrations is larger than %d bytes", g.cfg.MaxMessageBytes)
+	case shared > 0 && *merged+shared > g.cfg.MaxRequestBytes:
+		return reject("too_large", "", "the batch's context and integrations, copied into each message, come to more than %d bytes", g.cfg.MaxRequestBytes)
+	}
+	*merged += shared
+	return nil
 }

@@ -223,3 +223,38 @@ func TestIDsMustBeUTF8(t *testing.T) {
 		t.Errorf("key %q", r.Key)
 	}
 }
+
+// TestBatchContextCannotAmplify: a batch-level context is merged into every
+// message, so its bytes count against each message's limit and the
+// request's output is bounded: a 500 KiB request cannot write hundreds of
+// megabytes to the log.
+func TestBatchContextCannotAmplify(t *testing.T) {
+	h := newHarness(t, nil)
+	batch := func(ctxBytes, n int) string {
+		var b strings.Builder
+		b.WriteString(`{"context":{"pad":"` + strings.Repeat("x", ctxBytes) + `"},"batch":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`{"type":"track","userId":"u","event":"E"}`)
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
+	// a context over the message limit: every message refused
+	got := h.do(t, call{path: "/v1/batch", body: batch(40<<10, 3), basic: writeKey})
+	if rej := rejectedFields(t, got); len(rej) != 3 || rej[0] != " too_large" {
+		t.Fatalf("40 KiB context: %v", rej)
+	}
+	// 20 KiB of context copied into 200 messages (4 MB): the copies stop
+	// at the request's limit (500 KiB), after 24 of them
+	rej := rejectedFields(t, h.do(t, call{path: "/v1/batch", body: batch(20<<10, 200), basic: writeKey}))
+	if len(rej) != 176 || rej[23] != "" || rej[24] != " too_large" || rej[199] != " too_large" {
+		t.Fatalf("%d of 200 refused: 24th %q, 25th %q, last %q", len(rej), rej[23], rej[24], rej[199])
+	}
+	// a small batch context is copied into as many messages as a batch holds
+	if rej := rejectedFields(t, h.do(t, call{path: "/v1/batch", body: batch(100, 2000), basic: writeKey})); len(rej) != 0 {
+		t.Fatalf("100 B of context, 2,000 messages: %d refused", len(rej))
+	}
+}
