@@ -2,8 +2,10 @@ package httpx
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/user360/user360/internal/config"
@@ -63,5 +65,31 @@ func TestBasicUser(t *testing.T) {
 	req.Header.Set("Authorization", "Basic !!!")
 	if u := BasicUser(req); u != "" {
 		t.Fatalf("garbage decoded to %q", u)
+	}
+}
+
+// TestDecodeJSONNamesTheField: a member of the wrong type is 400
+// invalid_type naming its path; invalid JSON stays invalid_json.
+func TestDecodeJSONNamesTheField(t *testing.T) {
+	type body struct {
+		MessageID string `json:"messageId"`
+		N         struct {
+			X int `json:"x"`
+		} `json:"n"`
+	}
+	for _, c := range []struct{ in, code, field string }{
+		{`{"messageId":5}`, "invalid_type", "messageId"},
+		{`{"n":{"x":"a"}}`, "invalid_type", "n.x"},
+		{`{"messageId":`, "invalid_json", ""},
+		{`{"messageId":"m"}`, "", ""},
+	} {
+		rec := httptest.NewRecorder()
+		var v body
+		ok := DecodeJSON(rec, httptest.NewRequest("POST", "/", strings.NewReader(c.in)), 1<<10, &v)
+		var e Error
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		if ok != (c.code == "") || e.Code != c.code || e.Field != c.field {
+			t.Errorf("%s: ok %v, %d %+v", c.in, ok, rec.Code, e)
+		}
 	}
 }

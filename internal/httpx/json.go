@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"reflect"
 )
 
 // Error is the body of every error response.
@@ -48,8 +50,34 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, numb
 			WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit", "")
 			return false
 		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			// valid JSON, a member of the wrong type: name it
+			WriteError(w, http.StatusBadRequest, "invalid_type", te.Field+" must be "+jsonKind(te.Type)+", not "+te.Value, te.Field)
+			return false
+		}
 		WriteError(w, http.StatusBadRequest, "invalid_json", "request body is not valid JSON: "+err.Error(), "")
 		return false
 	}
 	return true
+}
+
+// jsonKind names the JSON kind a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a " + t.String()
 }
