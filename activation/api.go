@@ -150,9 +150,14 @@ func (s *Service) deleteDestination(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The definition is gone (every instance stops its dispatcher within a
-	// second); its pending deliveries, failures and stats go with it.
+	// second); its pending deliveries, failures and stats go with it, now
+	// and again once the other instances have noticed (purgeLater). The
+	// destination is deleted whatever the purge does: a failed purge is
+	// retried in the background, not reported (a DELETE retried by the
+	// client could only answer 404).
 	if err := s.purge(r.Context(), d.Tenant, d.ID); err != nil {
-		s.log.Warn().Err(err).Str("destination", d.ID).Msg("purge of a deleted destination's state failed")
+		s.log.Warn().Err(err).Str("destination", d.ID).Msg("purge of a deleted destination's state failed; retrying in the background")
 	}
+	s.purgeLater(d.Tenant, d.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

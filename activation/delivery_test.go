@@ -207,14 +207,14 @@ func TestRetriesExhaustAfterMaxAge(t *testing.T) {
 	id, _ := e.createDest(webhook(rc.URL, map[string]any{"maxAgeSeconds": 1}))
 	e.produce(e.change(schemas.SegmentEntered, "p1", "seg1", 1))
 	waitFor(t, 10*time.Second, func() bool {
-		fs, _, _ := e.svc.Failures(context.Background(), e.tenant, id, 0, 10)
+		fs, _, _ := e.svc.Failures(context.Background(), e.tenant, id, "", 10)
 		return len(fs) == 1
 	})
 	n := len(rc.snapshot())
 	if n < 3 {
 		t.Fatalf("gave up after %d calls within a 1s max age", n)
 	}
-	fs, _, _ := e.svc.Failures(context.Background(), e.tenant, id, 0, 10)
+	fs, _, _ := e.svc.Failures(context.Background(), e.tenant, id, "", 10)
 	if fs[0].Status != 502 || fs[0].Attempts != n {
 		t.Fatalf("failure %+v (calls %d)", fs[0], n)
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Destination types and payload formats.
@@ -123,7 +125,7 @@ const (
 // tenant and times). The URL's host is checked by the caller.
 func (in *DestinationInput) toDestination() (*Destination, error) {
 	d := &Destination{Name: strings.TrimSpace(in.Name), Type: in.Type, URL: strings.TrimSpace(in.URL), Secret: in.Secret, Format: in.Format, MaxAgeSeconds: in.MaxAgeSeconds}
-	if d.Name == "" || len(d.Name) > maxNameLen {
+	if d.Name == "" || utf8.RuneCountInString(d.Name) > maxNameLen {
 		return nil, fieldErr("name", "is required (at most %d characters)", maxNameLen)
 	}
 	if d.Type == "" {
@@ -148,7 +150,10 @@ func (in *DestinationInput) toDestination() (*Destination, error) {
 	if u.User != nil {
 		return nil, fieldErr("url", "must not carry credentials; use the secret")
 	}
-	if len(d.Secret) > maxSecretLen {
+	if err := checkPort(u.Port()); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(d.Secret) > maxSecretLen {
 		return nil, fieldErr("secret", "is longer than %d characters", maxSecretLen)
 	}
 	seg := bytes.TrimSpace(in.Segments)
@@ -200,6 +205,19 @@ func (in *DestinationInput) toDestination() (*Destination, error) {
 		return nil, fieldErr("maxAgeSeconds", "must be 0 (default) to 604800")
 	}
 	return d, nil
+}
+
+// checkPort refuses a URL port outside 1-65535 ("" is the scheme's
+// default port).
+func checkPort(port string) error {
+	if port == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fieldErr("url", "port %q must be a number from 1 to 65535", port)
+	}
+	return nil
 }
 
 // newSecret returns a random signing secret.

@@ -76,18 +76,16 @@ func (s *Service) Export(ctx context.Context, w io.Writer, tenant, segmentID, fo
 				}
 				rows++
 			}
-			if cw != nil {
-				cw.Flush()
-				if err := cw.Error(); err != nil {
-					return rows, err
-				}
+			if err := flushCSV(cw); err != nil {
+				return rows, err
 			}
 			if flush != nil {
 				flush()
 			}
 		}
 		if cursor == "" {
-			return rows, nil
+			// the header row even when there are no members
+			return rows, flushCSV(cw)
 		}
 		if err := ctx.Err(); err != nil {
 			return rows, err
@@ -97,6 +95,18 @@ func (s *Service) Export(ctx context.Context, w io.Writer, tenant, segmentID, fo
 			return rows, fmt.Errorf("activation: export: %w", err)
 		}
 	}
+}
+
+// flushCSV writes out what cw buffered (nil: NDJSON, nothing to do).
+func flushCSV(cw *csv.Writer) error {
+	if cw == nil {
+		return nil
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("activation: export: %w", err)
+	}
+	return nil
 }
 
 func (s *Service) isNotFound(err error) bool {

@@ -246,3 +246,20 @@ func BenchmarkExportMillion(b *testing.B) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(base.HeapInuse)/(1<<20), "base-heap-MB")
 }
+
+// A segment without members exports the CSV header row (and an empty
+// NDJSON body).
+func TestExportOfAnEmptySegmentHasTheHeader(t *testing.T) {
+	e := exportEnv(t, &fakeMembers{n: 0})
+	for format, want := range map[string]string{"csv": "profile_id,user_id,email\n", "ndjson": ""} {
+		resp, err := e.get("/v1/segments/seg/export?format=" + format + "&traits=email")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("%s: %d %q %v", format, resp.StatusCode, b, err)
+		}
+	}
+}

@@ -3,40 +3,86 @@ package activation
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/user360/user360/internal/httpx"
 )
 
-// Failures lists a destination's failures, newest first, failed before
-// the unix-ms cursor before (0 = now). next is the cursor of the next page
-// (0 when there is none).
-func (s *Service) Failures(ctx context.Context, tenant, id string, before int64, limit int) ([]Failure, int64, error) {
-	k := newKeys(s.cfg.Namespace, tenant, id)
-	max := "+inf"
-	if before > 0 {
-		max = "(" + strconv.FormatInt(before, 10)
-	}
-	zs, err := s.deps.Redis.ZRevRangeByScoreWithScores(ctx, k.failz(), &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(limit)}).Result()
+// ErrBadCursor is returned by Failures for a cursor it did not return.
+var ErrBadCursor = errors.New("activation: bad cursor")
+
+// Failures lists a destination's failures, newest first (by failed-at
+// time, then by delivery id, descending), starting after cursor ("" = the
+// newest). next is the cursor of the next page ("" when there is none). A
+// failure that stays listed through a whole scan is returned exactly once,
+// even when many share one failed-at millisecond. The cursors of earlier
+// versions (a bare unix-ms time) still work: they resume at the failures
+// strictly older than that time.
+func (s *Service) Failures(ctx context.Context, tenant, id, cursor string, limit int) ([]Failure, string, error) {
+	score, member, err := parseFailCursor(cursor)
 	if err != nil {
-		return nil, 0, fmt.Errorf("activation: failures: %w", err)
+		return nil, "", err
 	}
-	if len(zs) == 0 {
-		return []Failure{}, 0, nil
+	k := newKeys(s.cfg.Namespace, tenant, id)
+	ids, scores, err := s.failPage(ctx, k, score, member, limit+1)
+	if err != nil {
+		return nil, "", err
 	}
-	ids := make([]string, len(zs))
-	for i, z := range zs {
-		ids[i] = z.Member.(string)
+	var next string
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = failCursor(scores[limit-1], ids[limit-1])
 	}
+	if len(ids) == 0 {
+		return []Failure{}, "", nil
+	}
+	out, err := s.readFailures(ctx, k, ids)
+	return out, next, err
+}
+
+// failPage runs scriptFailPage: up to n delivery ids and their scores
+// (failed-at ms).
+func (s *Service) failPage(ctx context.Context, k keys, score, member string, n int) ([]string, []int64, error) {
+	cmds, err := runScripts(ctx, s.deps.Redis, []scriptCall{{s: scriptFailPage, keys: []string{k.failz()},
+		args: []any{score, member, n}}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("activation: failures: %w", err)
+	}
+	res, err := cmds[0].StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("activation: failures: %w", err)
+	}
+	if len(res)%2 != 0 {
+		return nil, nil, fmt.Errorf("activation: failures: odd reply of %d items", len(res))
+	}
+	ids := make([]string, 0, len(res)/2)
+	scores := make([]int64, 0, len(res)/2)
+	for i := 0; i < len(res); i += 2 {
+		f, err := strconv.ParseFloat(res[i+1], 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("activation: failures: score %q: %w", res[i+1], err)
+		}
+		ids = append(ids, res[i])
+		scores = append(scores, int64(f))
+	}
+	return ids, scores, nil
+}
+
+// readFailures reads the failures of ids, in that order, skipping the
+// ones gone meanwhile.
+func (s *Service) readFailures(ctx context.Context, k keys, ids []string) ([]Failure, error) {
 	vals, err := s.deps.Redis.HMGet(ctx, k.fail(), ids...).Result()
 	if err != nil {
-		return nil, 0, fmt.Errorf("activation: failures: %w", err)
+		return nil, fmt.Errorf("activation: failures: %w", err)
 	}
 	out := make([]Failure, 0, len(vals))
 	for _, v := range vals {
@@ -49,11 +95,36 @@ func (s *Service) Failures(ctx context.Context, tenant, id string, before int64,
 			out = append(out, f)
 		}
 	}
-	var next int64
-	if len(zs) == limit {
-		next = int64(zs[len(zs)-1].Score)
+	return out, nil
+}
+
+// failCursor is the cursor that resumes after (score, deliveryID):
+// "<failed-at ms>:<base64url delivery id>" (URL-safe whatever the id).
+func failCursor(score int64, deliveryID string) string {
+	return strconv.FormatInt(score, 10) + ":" + base64.RawURLEncoding.EncodeToString([]byte(deliveryID))
+}
+
+// parseFailCursor splits a cursor into the script's score and member
+// arguments ("" score: from the newest). A bare unix-ms time (the cursors
+// of earlier versions) has the member "", which sorts before every
+// delivery id: the page resumes strictly before that time.
+func parseFailCursor(c string) (score, member string, err error) {
+	if c == "" || c == "0" {
+		return "", "", nil
 	}
-	return out, next, nil
+	ms, enc, hasMember := strings.Cut(c, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n < 0 {
+		return "", "", fmt.Errorf("%w: %q", ErrBadCursor, c)
+	}
+	if !hasMember {
+		return ms, "", nil
+	}
+	m, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || len(m) == 0 {
+		return "", "", fmt.Errorf("%w: %q", ErrBadCursor, c)
+	}
+	return strconv.FormatInt(n, 10), string(m), nil
 }
 
 // Replay moves failures back into their queues (all of them, oldest first,
@@ -132,23 +203,18 @@ func (s *Service) listFailures(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var before int64
-	if v := r.URL.Query().Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_query", "before must be the next cursor of a previous page", "before")
-			return
-		}
-		before = n
+	fs, next, err := s.Failures(r.Context(), d.Tenant, d.ID, r.URL.Query().Get("before"), limit)
+	if errors.Is(err, ErrBadCursor) {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_query", "before must be the next cursor of a previous page", "before")
+		return
 	}
-	fs, next, err := s.Failures(r.Context(), d.Tenant, d.ID, before, limit)
 	if err != nil {
 		httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "failures are unavailable; retry", "")
 		return
 	}
 	out := map[string]any{"failures": fs}
-	if next > 0 {
-		out["next"] = strconv.FormatInt(next, 10)
+	if next != "" {
+		out["next"] = next
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -163,16 +229,8 @@ func (s *Service) replayFailures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in replayInput
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		httpx.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit", "")
+	if !decodeOptionalJSON(w, r, &in) {
 		return
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &in); err != nil {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_json", "request body is not valid JSON: "+err.Error(), "")
-			return
-		}
 	}
 	for i, id := range in.IDs {
 		if id == "" {
@@ -186,4 +244,20 @@ func (s *Service) replayFailures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int{"replayed": n})
+}
+
+// decodeOptionalJSON decodes an optional JSON body into v with the shared
+// helper (so a member of the wrong type is named); an empty body leaves v
+// as it is.
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		httpx.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit", "")
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return httpx.DecodeJSON(w, r, maxBody, v)
 }

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -58,4 +59,28 @@ func TestDeleteDestinationPurgesItsState(t *testing.T) {
 	if n := e.rdb.Exists(ctx, k.jobs(), k.due(), k.stats(), k.queue("p1"), k.queue("p2")).Val(); n != 0 {
 		t.Fatalf("%d keys left after delete", n)
 	}
+}
+
+// Jobs parked after the DELETE (by an instance that had not noticed it
+// yet) are purged by the delayed second purge.
+func TestDeleteDestinationPurgesLateParkedJobs(t *testing.T) {
+	e := newEnv(t, testenv.Redis(t)).start()
+	e.svc.mu.Lock()
+	e.svc.purgeDelay = 300 * time.Millisecond
+	e.svc.mu.Unlock()
+	rc := newReceiver(t, nil)
+	id, _ := e.createDest(webhook(rc.URL, nil))
+	if code := e.do("DELETE", "/v1/destinations/"+id, nil, nil); code != 204 {
+		t.Fatal(code)
+	}
+	ctx := context.Background()
+	k := newKeys(e.svc.cfg.Namespace, e.tenant, id)
+	j := &job{ID: "late:" + id, Profile: "p9", Change: json.RawMessage(`{}`), EnqueuedAt: time.Now().UnixMilli()}
+	c, _ := enqueueCall(k, j, time.Now())
+	if _, err := runScripts(ctx, e.rdb, []scriptCall{c}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, func() bool {
+		return e.rdb.Exists(ctx, k.jobs(), k.due(), k.stats(), k.queue("p9")).Val() == 0
+	})
 }

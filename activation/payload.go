@@ -35,6 +35,29 @@ func AudienceKey(name string) string {
 	return b.String()
 }
 
+// audienceKeyProp is the property naming the audience in a Segment track
+// call; reservedKeySuffix renames a segment whose own key would be it.
+const (
+	audienceKeyProp   = "audience_key"
+	reservedKeySuffix = "_audience"
+)
+
+// computationKey is the audience key of a change's segment: AudienceKey of
+// its name (of its id when the name has no letters or digits). A key equal
+// to "audience_key" would overwrite that property with its boolean, so it
+// becomes "audience_key_audience" (in audience_key, computation_key and
+// the boolean property alike).
+func computationKey(c *schemas.SegmentChange) string {
+	key := AudienceKey(c.SegmentName)
+	if key == "" {
+		key = AudienceKey(c.SegmentID)
+	}
+	if key == audienceKeyProp {
+		key += reservedKeySuffix
+	}
+	return key
+}
+
 // segmentPayload is a Segment track call for an audience change, as Segment
 // Engage sends it to destinations.
 type segmentPayload struct {
@@ -59,10 +82,7 @@ func buildBody(format string, raw json.RawMessage, deliveryID string) ([]byte, e
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, fmt.Errorf("activation: decode segment change: %w", err)
 	}
-	key := AudienceKey(c.SegmentName)
-	if key == "" {
-		key = AudienceKey(c.SegmentID)
-	}
+	key := computationKey(&c)
 	entered := c.Type == schemas.SegmentEntered
 	ev := AudienceExited
 	if entered {
@@ -88,7 +108,7 @@ func buildBody(format string, raw json.RawMessage, deliveryID string) ([]byte, e
 		MessageID:   deliveryID,
 		UserID:      c.UserID,
 		AnonymousID: anon,
-		Properties:  map[string]any{"audience_key": key, key: entered},
+		Properties:  map[string]any{audienceKeyProp: key, key: entered},
 		Context: map[string]any{
 			"traits":  traits,
 			"library": map[string]any{"name": "user360", "version": "1"},

@@ -28,6 +28,8 @@ type Service struct {
 	mu     sync.Mutex
 	dests  map[string]map[string]*dispatcher // tenant → id → dispatcher
 	runCtx context.Context                   // set while Run runs
+
+	purgeDelay time.Duration // before the second purge of a deleted destination (under mu)
 }
 
 // New builds the role. Destinations are read from Deps.Defs (subscribed at
@@ -55,6 +57,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		strict:  newHTTPClient(cfg.Timeout, false, cfg.Concurrency),
 		open:    newHTTPClient(cfg.Timeout, true, cfg.Concurrency),
 		dests:   map[string]map[string]*dispatcher{},
+
+		purgeDelay: defaultPurgeDelay,
 	}
 	cc := kafka.ConsumerConfig{Client: deps.Kafka, Group: cfg.Group, Topics: []string{deps.Topics.SegmentChanges},
 		MaxPollRecords: cfg.MaxPollRecords}

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/user360/user360/internal/httpx"
+	"github.com/user360/user360/internal/wait"
 )
 
 // Stats are a destination's delivery counters, shared by every instance.
@@ -114,6 +116,44 @@ func (s *Service) purge(ctx context.Context, tenant, id string) error {
 		return fmt.Errorf("activation: purge: %w", err)
 	}
 	return nil
+}
+
+// Delayed purges of deleted destinations: the first runs purgeDelay after
+// the DELETE (longer than the definitions take to reach every instance,
+// plus a batch that already held the destination), then on failure after
+// twice as long, up to purgeAttempts times.
+const (
+	defaultPurgeDelay = 5 * time.Second
+	purgeAttempts     = 5
+	purgeTimeout      = 10 * time.Second
+)
+
+// purgeLater purges a deleted destination's state again after a delay:
+// jobs parked meanwhile by an instance that did not know of the delete
+// yet, or settled by a call that was in flight, would stay forever. It
+// stops with the service (Run's context).
+func (s *Service) purgeLater(tenant, id string) {
+	s.mu.Lock()
+	ctx, delay := s.runCtx, s.purgeDelay
+	s.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	go func() {
+		for range purgeAttempts {
+			if !wait.Sleep(ctx, delay) {
+				return
+			}
+			pctx, cancel := context.WithTimeout(ctx, purgeTimeout)
+			err := s.purge(pctx, tenant, id)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			s.log.Warn().Err(err).Str("tenant", tenant).Str("destination", id).Msg("delayed purge of a deleted destination failed")
+			delay *= 2
+		}
+	}()
 }
 
 // splitList parses "a,b, c".

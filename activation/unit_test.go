@@ -1,10 +1,15 @@
 package activation
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/user360/user360/schemas"
 )
 
 func nowForTest() time.Time { return time.Now() }
@@ -129,5 +134,109 @@ func TestConfigValidate(t *testing.T) {
 	bad.Concurrency = -1
 	if err := bad.Validate(); err == nil {
 		t.Fatal("negative concurrency accepted")
+	}
+}
+
+// IPv6 forms that embed an IPv4 address are judged by that address; the
+// documentation and other reserved ranges are refused.
+func TestPublicAddrEmbeddedIPv4AndReservedRanges(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"64:ff9b::a00:1", false},      // NAT64 of 10.0.0.1
+		{"64:ff9b::a9fe:a9fe", false},  // NAT64 of 169.254.169.254
+		{"64:ff9b::7f00:1", false},     // NAT64 of 127.0.0.1
+		{"64:ff9b::808:808", true},     // NAT64 of 8.8.8.8
+		{"64:ff9b:1::808:808", false},  // local-use NAT64
+		{"2002:a00:1::1", false},       // 6to4 of 10.0.0.1
+		{"2002:7f00:1::1", false},      // 6to4 of 127.0.0.1
+		{"2002:a9fe:a9fe::", false},    // 6to4 of 169.254.169.254
+		{"2002:808:808::1", true},      // 6to4 of 8.8.8.8
+		{"::7f00:1", false},            // IPv4-compatible 127.0.0.1
+		{"::a9fe:a9fe", false},         // IPv4-compatible 169.254.169.254
+		{"::808:808", true},            // IPv4-compatible 8.8.8.8
+		{"::ffff:a9fe:a9fe", false},    // IPv4-mapped
+		{"::", false},                  // unspecified
+		{"192.0.2.1", false},           // TEST-NET-1
+		{"198.51.100.7", false},        // TEST-NET-2
+		{"203.0.113.9", false},         // TEST-NET-3
+		{"2001:db8::1", false},         // IPv6 documentation
+		{"2001:0:4136:e378::1", false}, // Teredo
+		{"fec0::1", false},             // site-local
+		{"100::1", false},              // discard-only
+		{"2606:4700:4700::1111", true}, // public IPv6
+		{"203.0.114.1", true},          // next to TEST-NET-3
+	} {
+		if got := publicAddr(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Errorf("publicAddr(%s) = %v, want %v", c.ip, got, c.want)
+		}
+	}
+	for _, u := range []string{"http://[64:ff9b::a9fe:a9fe]/", "http://[::127.0.0.1]:1/", "http://[2002:a00:1::1]/", "http://192.0.2.1/"} {
+		if err := checkURLHost(t.Context(), u, false); err == nil {
+			t.Errorf("%s accepted", u)
+		}
+	}
+}
+
+// A segment whose key is "audience_key" keeps both properties: its own
+// key gets a suffix everywhere it appears.
+func TestSegmentFormatAudienceKeyClash(t *testing.T) {
+	for _, c := range []struct{ name, id, key string }{
+		{"Audience Key", "seg1", "audience_key_audience"},
+		{"", "audience-key", "audience_key_audience"},
+		{"Big Spenders", "seg1", "big_spenders"},
+	} {
+		ch := schemas.SegmentChange{Type: schemas.SegmentEntered, MessageID: "m", SegmentID: c.id, SegmentName: c.name, ProfileID: "p"}
+		raw, _ := json.Marshal(ch)
+		b, err := buildBody(FormatSegment, raw, "m:d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Properties map[string]any `json:"properties"`
+			Context    struct {
+				Personas map[string]any `json:"personas"`
+			} `json:"context"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Properties["audience_key"] != c.key || p.Properties[c.key] != true || len(p.Properties) != 2 ||
+			p.Context.Personas["computation_key"] != c.key {
+			t.Errorf("%q: %s", c.name, b)
+		}
+	}
+}
+
+// Ports outside 1-65535 are refused; names and secrets are measured in
+// characters, not bytes.
+func TestDestinationInputPortAndCharacterLimits(t *testing.T) {
+	in := func(url, name, secret string) *DestinationInput {
+		return &DestinationInput{Name: name, URL: url, Secret: secret, Segments: json.RawMessage(`"all"`)}
+	}
+	for _, c := range []struct {
+		in    *DestinationInput
+		field string // "" = valid
+	}{
+		{in("http://example.com:70000/", "n", ""), "url"},
+		{in("http://example.com:0/", "n", ""), "url"},
+		{in("http://example.com:65536/", "n", ""), "url"},
+		{in("http://example.com:65535/", "n", ""), ""},
+		{in("http://example.com:1/", "n", ""), ""},
+		{in("http://example.com:/", "n", ""), ""},
+		{in("https://example.com/", strings.Repeat("名", 200), ""), ""},
+		{in("https://example.com/", strings.Repeat("名", 201), ""), "name"},
+		{in("https://example.com/", "n", strings.Repeat("é", 256)), ""},
+		{in("https://example.com/", "n", strings.Repeat("é", 257)), "secret"},
+	} {
+		_, err := c.in.toDestination()
+		var fe *FieldError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s %d/%d: refused: %v", c.in.URL, len(c.in.Name), len(c.in.Secret), err)
+		case c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field):
+			t.Errorf("%s %d/%d: %v, want an error on %s", c.in.URL, len(c.in.Name), len(c.in.Secret), err, c.field)
+		}
 	}
 }
