@@ -1,14 +1,17 @@
 package segmenter
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/user360/user360/internal/config"
 	"github.com/user360/user360/internal/httpx"
@@ -333,11 +336,21 @@ func (s *Service) previewSegment(w http.ResponseWriter, r *http.Request) {
 			for _, c := range rule.EventConds() {
 				conds[c.Key()] = seedFrom(c, &ev, now, tenant.Location())
 			}
+			var memberErr error
 			in, _ := rule.Eval(&rules.Env{
 				Now: now, Loc: tenant.Location(), Traits: p.Traits,
 				Events: func(c *rules.EventCond) []int64 { return conds[c.Key()] },
-				Member: func(id string) bool { return s.isMember(r, tenant.ID, id, p.ID) },
+				Member: func(id string) bool {
+					in, err := s.isMember(r, tenant.ID, id, p.ID)
+					memberErr = cmp.Or(memberErr, err)
+					return in
+				},
 			})
+			if memberErr != nil {
+				s.deps.Log.Error().Err(memberErr).Msg("preview: reading memberships")
+				httpx.WriteError(w, http.StatusServiceUnavailable, "unavailable", "membership store unavailable", "")
+				return
+			}
 			scanned++
 			if in {
 				matched++
@@ -364,7 +377,16 @@ func (s *Service) previewSegment(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) isMember(r *http.Request, tenant, seg, pid string) bool {
-	ok, err := s.rdb.ZScore(r.Context(), keysFor(s.cfg.Namespace, tenant).members(seg), pid).Result()
-	return err == nil && ok == 0
+// isMember says whether pid is in segment seg. The member set scores are
+// entry times, so membership is the presence of the member, whatever its
+// score.
+func (s *Service) isMember(r *http.Request, tenant, seg, pid string) (bool, error) {
+	err := s.rdb.ZScore(r.Context(), keysFor(s.cfg.Namespace, tenant).members(seg), pid).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("segmenter: membership of %s in %s: %w", pid, seg, err)
+	}
+	return true, nil
 }

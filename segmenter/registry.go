@@ -2,6 +2,7 @@ package segmenter
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -166,15 +167,16 @@ func build(m map[string]*compiled) *tenantIndex {
 	return ix
 }
 
-// compile parses a stored definition.
+// compile parses a stored definition. The API validated it with every
+// current limit; a definition stored before a limit was added still loads.
 func compile(raw json.RawMessage) (*compiled, error) {
 	var s Segment
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("segmenter: decoding definition: %w", err)
 	}
-	r, err := rules.Parse(s.Rule, "rule")
+	r, err := rules.ParseStored(s.Rule, "rule")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("segmenter: parsing stored rule: %w", err)
 	}
 	return &compiled{def: s, rule: r, conds: r.EventConds()}, nil
 }

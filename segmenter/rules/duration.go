@@ -14,6 +14,17 @@ type Duration struct {
 
 var units = map[string]bool{"seconds": true, "minutes": true, "hours": true, "days": true, "weeks": true, "months": true}
 
+// MaxDuration is the largest value of a duration per unit: about 100 years
+// (seconds and minutes keep their older, smaller limit).
+var MaxDuration = map[string]int64{
+	"seconds": 1_000_000, "minutes": 1_000_000, "hours": 876_000,
+	"days": 36_500, "weeks": 5_200, "months": 1_200,
+}
+
+// legacyMaxDuration is the limit, in any unit, of rules stored before
+// MaxDuration (see ParseStored).
+const legacyMaxDuration = 1_000_000
+
 // add returns t + n*d in loc.
 func (d Duration) add(t time.Time, loc *time.Location, sign int64) time.Time {
 	n := d.Value * sign
@@ -40,16 +51,26 @@ func (d Duration) After(t time.Time, loc *time.Location) time.Time { return d.ad
 // Before returns t - d.
 func (d Duration) Before(t time.Time, loc *time.Location) time.Time { return d.add(t, loc, -1) }
 
-// approx is an upper bound of the duration, for retention horizons.
-func (d Duration) approx() time.Duration {
-	u := map[string]time.Duration{"seconds": time.Second, "minutes": time.Minute, "hours": time.Hour,
-		"days": 25 * time.Hour, "weeks": 7 * 25 * time.Hour, "months": 32 * 25 * time.Hour}[d.Unit]
-	return time.Duration(d.Value) * u
+// approxHours is an upper bound of the duration in hours, to order the
+// bounds of between_ago. It is a float so that no value can overflow.
+func (d Duration) approxHours() float64 {
+	u := map[string]float64{"seconds": 1.0 / 3600, "minutes": 1.0 / 60, "hours": 1,
+		"days": 25, "weeks": 7 * 25, "months": 32 * 25}[d.Unit]
+	return float64(d.Value) * u
 }
 
 func startOfDay(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// truncLocal returns the start of the unit (an hour, minute or second)
+// containing t on the wall clock of loc, which differs from t.Truncate in
+// zones whose offset is not a whole number of units (Asia/Kolkata, +05:30).
+func truncLocal(t time.Time, unit time.Duration, loc *time.Location) time.Time {
+	_, off := t.In(loc).Zone()
+	shift := time.Duration(off) * time.Second
+	return t.Add(shift).Truncate(unit).Add(-shift)
 }
 
 func startOfWeek(t time.Time, loc *time.Location) time.Time {

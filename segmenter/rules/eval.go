@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 )
 
@@ -127,7 +128,7 @@ func (c *Cond) eval(v any, present bool, env *Env) (bool, time.Time) {
 			if !c.isStr {
 				return false, time.Time{}
 			}
-			return containsStr(x, c.str) == want, time.Time{}
+			return strings.Contains(x, c.str) == want, time.Time{}
 		case []any:
 			var needle any = c.str
 			if c.isNum {
@@ -149,9 +150,9 @@ func (c *Cond) eval(v any, present bool, env *Env) (bool, time.Time) {
 			return false, time.Time{}
 		}
 		if c.Op == "starts_with" {
-			return len(s) >= len(c.str) && s[:len(c.str)] == c.str, time.Time{}
+			return strings.HasPrefix(s, c.str), time.Time{}
 		}
-		return len(s) >= len(c.str) && s[len(s)-len(c.str):] == c.str, time.Time{}
+		return strings.HasSuffix(s, c.str), time.Time{}
 	case "gt", "gte", "lt", "lte":
 		f, ok := toNumber(v)
 		if !ok {
@@ -283,18 +284,22 @@ func (c *Cond) evalTime(t time.Time, env *Env) (bool, time.Time) {
 			s := startOfDay(at, loc)
 			return interval(s, s.AddDate(0, 0, 1), now)
 		case "hours":
-			s := at.Truncate(time.Hour)
-			return interval(s, s.Add(time.Hour), now)
+			return localUnit(at, time.Hour, env)
 		case "minutes":
-			s := at.Truncate(time.Minute)
-			return interval(s, s.Add(time.Minute), now)
+			return localUnit(at, time.Minute, env)
 		}
-		s := at.Truncate(time.Second)
-		return interval(s, s.Add(time.Second), now)
+		return localUnit(at, time.Second, env)
 	case "anniversary":
 		return anniversary(t, now, loc)
 	}
 	return false, time.Time{}
+}
+
+// localUnit says whether now is in the hour (minute, second) of the tenant's
+// wall clock that contains at, and when that changes next.
+func localUnit(at time.Time, unit time.Duration, env *Env) (bool, time.Time) {
+	s := truncLocal(at, unit, env.Loc)
+	return interval(s, s.Add(unit), env.Now)
 }
 
 // interval says whether now is in [from, to) and when that changes next.
@@ -334,20 +339,6 @@ func anniversary(t, now time.Time, loc *time.Location) (bool, time.Time) {
 }
 
 func leap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func containsStr(s, sub string) bool {
-	return len(sub) <= len(s) && indexOf(s, sub) >= 0
-}
-
-func indexOf(s, sub string) int {
-	n := len(sub)
-	for i := 0; i+n <= len(s); i++ {
-		if s[i:i+n] == sub {
-			return i
-		}
-	}
-	return -1
-}
 
 func toNumber(v any) (float64, bool) {
 	switch x := v.(type) {

@@ -34,14 +34,26 @@ type Rule struct {
 // Parse validates a rule. path is the JSON path of the rule in its document
 // (e.g. "rule"); errors are *Error naming the path of the field at fault.
 func Parse(raw json.RawMessage, path string) (*Rule, error) {
+	return parse(raw, path, true)
+}
+
+// ParseStored parses a rule that was accepted and stored earlier. It does
+// not enforce the limits added since (the 100-year duration caps, where
+// conditions counting toward MaxNodes), so that a stored segment keeps
+// working after an upgrade instead of being dropped.
+func ParseStored(raw json.RawMessage, path string) (*Rule, error) {
+	return parse(raw, path, false)
+}
+
+func parse(raw json.RawMessage, path string, strict bool) (*Rule, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return nil, errAt(path, "a rule is required")
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, errAt(path, "not valid JSON: %v", err)
+	v, err := decode(raw, path)
+	if err != nil {
+		return nil, err
 	}
-	p := &parser{traits: map[string]bool{}, events: map[string]bool{}, segs: map[string]bool{}, conds: map[string]*EventCond{}}
+	p := &parser{strict: strict, traits: map[string]bool{}, events: map[string]bool{}, segs: map[string]bool{}, conds: map[string]*EventCond{}}
 	root, err := p.node(v, path, 0)
 	if err != nil {
 		return nil, err
@@ -78,6 +90,7 @@ func (r *Rule) Vacuous() bool { return r.vacuous }
 func (r *Rule) TimeDependent() bool { return r.timed }
 
 type parser struct {
+	strict bool // enforce every current limit (new rules)
 	nodes  int
 	traits map[string]bool
 	events map[string]bool
@@ -86,10 +99,18 @@ type parser struct {
 	timed  bool
 }
 
-func (p *parser) node(v any, path string, depth int) (*node, error) {
+// count counts one condition or combinator toward MaxNodes.
+func (p *parser) count(path string) error {
 	p.nodes++
 	if p.nodes > MaxNodes {
-		return nil, errAt(path, "the rule has more than %d conditions", MaxNodes)
+		return errAt(path, "the rule has more than %d conditions (where conditions included)", MaxNodes)
+	}
+	return nil
+}
+
+func (p *parser) node(v any, path string, depth int) (*node, error) {
+	if err := p.count(path); err != nil {
+		return nil, err
 	}
 	if depth > MaxDepth {
 		return nil, errAt(path, "the rule nests deeper than %d levels", MaxDepth)
@@ -322,7 +343,7 @@ func (p *parser) cond(obj map[string]any, field, path string, trait bool) (*Cond
 		}
 		c.lo = t
 	case "duration":
-		d, err := parseDuration(val, vpath)
+		d, err := p.duration(val, vpath)
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +368,7 @@ func parseAbs(s string) (absTime, error) {
 	return absTime{}, fmt.Errorf("%q is not a date (2024-01-31) or an RFC 3339 datetime (2024-01-31T10:00:00Z)", s)
 }
 
-func parseDuration(v any, path string) (Duration, error) {
+func (p *parser) duration(v any, path string) (Duration, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return Duration{}, errAt(path, `must be a duration like {"value":7,"unit":"days"}`)
@@ -356,12 +377,19 @@ func parseDuration(v any, path string) (Duration, error) {
 		return Duration{}, err
 	}
 	f, ok := obj["value"].(float64)
-	if !ok || f < 0 || f != math.Trunc(f) || f > 1e6 {
+	if !ok || f < 0 || f != math.Trunc(f) {
 		return Duration{}, errAt(path+".value", "must be a non-negative integer")
 	}
 	u, ok := obj["unit"].(string)
 	if !ok || !units[u] {
 		return Duration{}, errAt(path+".unit", "must be one of seconds, minutes, hours, days, weeks, months")
+	}
+	limit := float64(legacyMaxDuration)
+	if p.strict {
+		limit = float64(MaxDuration[u])
+	}
+	if f > limit {
+		return Duration{}, errAt(path+".value", "must be at most %d %s", int64(limit), u)
 	}
 	return Duration{Value: int64(f), Unit: u}, nil
 }
@@ -393,6 +421,11 @@ func (p *parser) event(obj map[string]any, path string) (*EventCond, error) {
 		}
 		for i, w := range arr {
 			wp := fmt.Sprintf("%s.where[%d]", path, i)
+			if p.strict {
+				if err := p.count(wp); err != nil {
+					return nil, err
+				}
+			}
 			wo, ok := w.(map[string]any)
 			if !ok {
 				return nil, errAt(wp, "must be an object")
@@ -437,7 +470,7 @@ func (p *parser) event(obj map[string]any, path string) (*EventCond, error) {
 	}
 	windows := 0
 	if v, ok := obj["within"]; ok {
-		d, err := parseDuration(v, path+".within")
+		d, err := p.duration(v, path+".within")
 		if err != nil {
 			return nil, err
 		}
@@ -453,15 +486,15 @@ func (p *parser) event(obj map[string]any, path string) (*EventCond, error) {
 		if err := onlyKeys(bo, bp, "from", "to"); err != nil {
 			return nil, err
 		}
-		from, err := parseDuration(bo["from"], bp+".from")
+		from, err := p.duration(bo["from"], bp+".from")
 		if err != nil {
 			return nil, err
 		}
-		to, err := parseDuration(bo["to"], bp+".to")
+		to, err := p.duration(bo["to"], bp+".to")
 		if err != nil {
 			return nil, err
 		}
-		if from.approx() > to.approx() {
+		if from.approxHours() > to.approxHours() {
 			from, to = to, from
 		}
 		e.Window, e.AgoFrom, e.AgoTo = "between_ago", from, to
