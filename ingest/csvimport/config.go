@@ -138,7 +138,21 @@ var (
 	ErrUnavailable    = errors.New("csvimport: the event log is unavailable")
 	ErrState          = errors.New("csvimport: the job state store is unavailable")
 	ErrUpload         = errors.New("csvimport: the upload could not be read")
+	ErrInvalidFile    = errors.New("csvimport: the file cannot be read as CSV")
 )
+
+// FileError stops an import at a line of the file that cannot be read as
+// CSV any further (a quoted field not closed within MaxRecordBytes). The
+// rows before it are imported.
+type FileError struct {
+	Line int // where the row starts
+	Msg  string
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%v: line %d: %s", ErrInvalidFile, e.Line, e.Msg)
+}
+func (e *FileError) Unwrap() error { return ErrInvalidFile }
 
 // FieldError is an error about one request field (idColumn, map, mode, …).
 type FieldError struct {

@@ -227,6 +227,8 @@ func TestImportRequestErrors(t *testing.T) {
 	check("empty file", code, body, 422, "invalidHeader", "file")
 	code, body = h.upload("id\n1\n", [2]string{"jobId", "hdr"})
 	check("job id reused", code, body, 409, "jobExists", "jobId")
+	code, body = h.upload("cid,other\nu1,zzz\n", [2]string{"idColumn", "cid"}, [2]string{"map", "other=userId"})
+	check("map to userId besides idColumn", code, body, 422, "invalidHeader", "map")
 	code, body = h.upload("id\n1\n", [2]string{"map", "nonsense"})
 	check("bad map", code, body, 400, "invalidOptions", "map")
 	if code, _ := h.get("/v1/imports/nope"); code != 404 {

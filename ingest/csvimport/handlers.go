@@ -175,6 +175,8 @@ func writeErr(w http.ResponseWriter, err error, st *Status) {
 		writeImportErr(w, http.StatusConflict, "jobExists", err.Error(), field, st)
 	case errors.Is(err, ErrInvalidHeader):
 		writeImportErr(w, http.StatusUnprocessableEntity, "invalidHeader", err.Error(), field, st)
+	case errors.Is(err, ErrInvalidFile):
+		writeImportErr(w, http.StatusUnprocessableEntity, "invalidFile", err.Error(), "file", st)
 	case errors.As(err, &mbe):
 		writeImportErr(w, http.StatusRequestEntityTooLarge, "tooLarge", "the upload is larger than the limit", "file", st)
 	case errors.Is(err, ErrUpload), errors.Is(err, context.Canceled):

@@ -22,7 +22,8 @@ const (
 	CodeMalformedRow       = "malformedRow"       // the CSV syntax of the row is broken
 	CodeInvalidRow         = "invalidRow"         // the row has more or fewer fields than the header
 	CodePropertiesRequired = "propertiesRequired" // no id and no valid property: nothing to import
-	CodeInvalidID          = "invalidId"          // the id is too long
+	CodeInvalidID          = "invalidId"          // the id is too long or not valid UTF-8
+	CodeRowTooLarge        = "rowTooLarge"        // the row or its message is over MaxRecordBytes or MaxMessageBytes
 )
 
 // countingReader counts the bytes read and calls tick on each read.
@@ -73,10 +74,9 @@ type batch struct {
 	errLines  []string // header-level lines (parser), then row lines (worker)
 
 	outs      []rowOut
-	events    []schemas.Event
 	dead      []schemas.DeadLetter
 	deadCount int
-	recs      []*kgo.Record
+	recs      []*kgo.Record // events in row order, then dead letters
 	err       error         // encoding error
 	ready     chan struct{} // closed once the worker is done
 }
@@ -90,19 +90,22 @@ type job struct {
 	started time.Time
 	cols    []Column
 	idIdx   int
-	header  []string
-	salt    []byte
-	ctxMap  map[string]any
-	tags    []any // requested tags + import tag
-	tmpl    *recordTemplate
-	in      *countingReader
-	lw      *lineWriter // parser and final report lines
+	// propHeader maps trait names to column headers (problem fields).
+	propHeader map[string]string
+	header     []string
+	salt       []byte
+	ctxMap     map[string]any
+	tags       []any // requested tags + import tag
+	tmpl       *recordTemplate
+	in         *countingReader
+	lw         *lineWriter // parser and final report lines
 
 	st          Status   // producer's running state
 	seen        *seenSet // producer only
 	knownFailed bool     // producer only: Deps.Known failed once (logged)
 	acked       atomic.Pointer[Status]
 	done        chan struct{} // closed when the parser returns
+	fileErr     error         // parser only until done: the file cannot be read further (*FileError)
 }
 
 // Import runs an import of file to the end and returns its final status.
@@ -130,9 +133,7 @@ func (s *Service) Import(ctx context.Context, t *config.Tenant, opts Options, fi
 	if err != nil {
 		final.Status = StatusFailed
 		final.Error = err.Error()
-		if final.LastLine > 0 {
-			final.Error += fmt.Sprintf(" (rows up to line %d were imported; importing the same file again does not duplicate them)", final.LastLine)
-		}
+		final.Error += lastLineNote(err, final.LastLine)
 	} else {
 		final.Status = StatusCompleted
 	}
@@ -153,6 +154,17 @@ func (s *Service) Import(ctx context.Context, t *config.Tenant, opts Options, fi
 		s.deps.Log.Warn().Err(err).Str("tenant", t.ID).Str("import", final.ID).Msg("import failed")
 	}
 	return &final, err
+}
+
+// lastLineNote tells how far a failed import got.
+func lastLineNote(err error, lastLine int64) string {
+	switch {
+	case lastLine <= 0:
+		return ""
+	case errors.Is(err, ErrInvalidFile):
+		return fmt.Sprintf(" (rows up to line %d were imported)", lastLine)
+	}
+	return fmt.Sprintf(" (rows up to line %d were imported; importing the same file again with the same options does not apply them twice)", lastLine)
 }
 
 // finalSeq orders the final update after every batch (batches use 1..n).
@@ -181,6 +193,10 @@ func (j *job) finalErrLines(err error) []string {
 		code = "invalidHeader"
 		return []string{j.lw.line(1, code, field, err.Error(), nil)}
 	}
+	var fl *FileError
+	if errors.As(err, &fl) {
+		return []string{j.lw.line(fl.Line, code, "", err.Error(), nil)}
+	}
 	return []string{j.lw.line(0, code, field, err.Error(), nil)}
 }
 
@@ -191,7 +207,7 @@ func (j *job) run(ctx context.Context, file io.Reader) error {
 	header, err := rr.header(chainSalt(j.t.ID))
 	if err != nil {
 		var pe *csv.ParseError
-		if errors.As(err, &pe) || errors.Is(err, errNoHeader) {
+		if errors.As(err, &pe) || errors.Is(err, errNoHeader) || errors.Is(err, errHeaderTooLarge) {
 			return fieldErr("file", ErrInvalidHeader, "%s", "invalid header: "+parseMessage(err))
 		}
 		return fmt.Errorf("%w: %w", ErrUpload, err)
@@ -202,9 +218,13 @@ func (j *job) run(ctx context.Context, file io.Reader) error {
 		return err
 	}
 	j.cols = cols
+	j.propHeader = make(map[string]string, len(cols))
 	for _, c := range cols {
 		if c.ID {
 			j.idIdx = c.Index
+		}
+		if _, dup := j.propHeader[c.Property]; c.Property != "" && !dup {
+			j.propHeader[c.Property] = c.Header
 		}
 	}
 	j.st.Columns = cols
@@ -243,7 +263,10 @@ func (j *job) run(ctx context.Context, file io.Reader) error {
 			return nil
 		})
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return j.fileErr // rows before it were imported
 }
 
 func (j *job) heartbeat(ctx context.Context) error {

@@ -98,8 +98,10 @@ func mapColumns(headers []string, idColumn string, overrides map[string]string, 
 				switch {
 				case target == "" || target == "-":
 					c.Skipped = skippedByMapping
-				case target == idProperty && idColumn == "":
+				case strings.EqualFold(target, idProperty) && idColumn == "":
 					c.ID = true
+				case strings.EqualFold(target, idProperty):
+					return nil, fieldErr("map", ErrInvalidHeader, "the mapping %q=%q maps a column to the user id, but idColumn %q is the id column; remove one of them", key, target, idColumn)
 				default:
 					if p, ok := schema.PropertyFold(tenant, target); ok {
 						c.Property, c.Type = p.Name, string(p.Type)

@@ -83,6 +83,10 @@ func TestMapColumns(t *testing.T) {
 		{"id column missing", []string{"a", "b"}, "ref", nil, false, "", "idColumn"},
 		{"mapping names a missing column", []string{"ref"}, "ref", map[string]string{"nope": "email"}, false, "", "map"},
 		{"two columns for one property", []string{"EMAIL", "e-mail address"}, "", nil, false, "", "map"},
+		{"mapping to the user id with an id column", []string{"cid", "other"}, "cid", map[string]string{"other": "userId"}, false, "", "map"},
+		{"mapping to the user id in another case", []string{"cid", "other"}, "cid", map[string]string{"other": "USERID"}, false, "", "map"},
+		{"mapping to the user id without an id column", []string{"other", "email"}, "", map[string]string{"other": "userid"}, false,
+			"other=ID email=email:email", ""},
 		{"empty header skipped", []string{"id", ""}, "", nil, false, "id=ID =-", ""},
 	}
 	for _, c := range cases {

@@ -45,6 +45,10 @@ func (j *job) parseLoop(ctx context.Context, rr *rowReader, send func(*batch) er
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, ErrInvalidFile) {
+			j.fileErr = err // after the rows read so far are imported
+			break
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
@@ -52,7 +56,7 @@ func (j *job) parseLoop(ctx context.Context, rr *rowReader, send func(*batch) er
 			return fmt.Errorf("%w after line %d: %w", ErrUpload, lastLine, err)
 		}
 		r := rawRow{line: rec.line, perr: rec.err, chain: rec.chain}
-		if rec.err == nil {
+		if rec.fields != nil {
 			// The reader reuses its slice, not the strings.
 			r.fields = append(make([]string, 0, len(rec.fields)), rec.fields...)
 		}

@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -111,5 +112,85 @@ func TestChainIsDeterministicAndPositional(t *testing.T) {
 	}
 	if c := chains("id\ny\nx\n"); c[1] == a[1] {
 		t.Fatal("the chain must depend on the rows before")
+	}
+}
+
+// repeatReader yields prefix, then line repeated until n bytes were read in
+// all; it counts what was read, without holding the file.
+type repeatReader struct {
+	prefix, line string
+	n, read      int
+}
+
+func (g *repeatReader) Read(p []byte) (int, error) {
+	if g.read >= g.n {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && g.read < g.n {
+		var c int
+		if g.read < len(g.prefix) {
+			c = copy(p[k:], g.prefix[g.read:])
+		} else {
+			off := (g.read - len(g.prefix)) % len(g.line)
+			c = copy(p[k:], g.line[off:])
+		}
+		c = min(c, g.n-g.read)
+		k += c
+		g.read += c
+	}
+	return k, nil
+}
+
+func TestReaderLongRowFailsAndReadingGoesOn(t *testing.T) {
+	for name, long := range map[string]string{
+		"unquoted": "u2," + strings.Repeat("x", 3<<20),
+		"quoted":   "u2,\"" + strings.Repeat("y", 3<<20) + "\",z",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, rows := readAllRows(t, "id,note\nu1,a\n"+long+"\nu3,\"b\nc\"\nu4,d\"\n")
+			if len(rows) != 4 || rows[0].line != 2 || rows[1].line != 3 || !rows[1].bad ||
+				rows[2].line != 4 || rows[3].line != 6 || !rows[3].bad {
+				t.Fatalf("rows %v", summarize(rows))
+			}
+			if n := len(strings.Join(rows[1].fields, "")); n > maxExcerptBytes+len(truncatedMark) {
+				t.Fatalf("excerpt of %d bytes", n)
+			}
+		})
+	}
+}
+
+func summarize(rows []readRow) []string {
+	var out []string
+	for _, r := range rows {
+		s := strings.Join(r.fields, ",")
+		out = append(out, fmt.Sprintf("%d:%v:%.20s", r.line, r.bad, s))
+	}
+	return out
+}
+
+// An unbalanced quote stops the import at its line, after reading no more
+// than MaxRecordBytes and a buffer, however large the file.
+func TestReaderUnclosedQuoteIsBounded(t *testing.T) {
+	src := &repeatReader{prefix: "userId,note\nu0,\"oops\n", line: "u1,hello world\n", n: 64 << 20}
+	rr := newRowReader(src)
+	if _, err := rr.header("s"); err != nil {
+		t.Fatal(err)
+	}
+	var rec record
+	err := rr.next(&rec)
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 2 || !errors.Is(err, ErrInvalidFile) {
+		t.Fatalf("err = %v, want a FileError on line 2", err)
+	}
+	if src.read > MaxRecordBytes+128<<10 {
+		t.Fatalf("read %d bytes of the file", src.read)
+	}
+}
+
+func TestReaderHeaderTooLarge(t *testing.T) {
+	rr := newRowReader(strings.NewReader(strings.Repeat("h,", MaxRecordBytes) + "\n1\n"))
+	if _, err := rr.header("s"); !errors.Is(err, errHeaderTooLarge) {
+		t.Fatalf("err = %v", err)
 	}
 }
