@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/user360/user360/internal/httpx"
+	"github.com/user360/user360/internal/redisx"
 )
 
 // ErrBadCursor is returned by Failures for a cursor it did not return.
@@ -49,30 +48,17 @@ func (s *Service) Failures(ctx context.Context, tenant, id, cursor string, limit
 	return out, next, err
 }
 
-// failPage runs scriptFailPage: up to n delivery ids and their scores
-// (failed-at ms).
+// failPage lists up to n delivery ids of the failures and their scores
+// (failed-at ms), newest first, after (score, member) (score "": from the
+// newest; member "": strictly older than score).
 func (s *Service) failPage(ctx context.Context, k keys, score, member string, n int) ([]string, []int64, error) {
-	cmds, err := runScripts(ctx, s.deps.Redis, []scriptCall{{s: scriptFailPage, keys: []string{k.failz()},
-		args: []any{score, member, n}}})
+	ids, fs, err := redisx.ZRangeAfter(ctx, s.deps.Redis, k.failz(), true, score, member, n)
 	if err != nil {
 		return nil, nil, fmt.Errorf("activation: failures: %w", err)
 	}
-	res, err := cmds[0].StringSlice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, fmt.Errorf("activation: failures: %w", err)
-	}
-	if len(res)%2 != 0 {
-		return nil, nil, fmt.Errorf("activation: failures: odd reply of %d items", len(res))
-	}
-	ids := make([]string, 0, len(res)/2)
-	scores := make([]int64, 0, len(res)/2)
-	for i := 0; i < len(res); i += 2 {
-		f, err := strconv.ParseFloat(res[i+1], 64)
-		if err != nil {
-			return nil, nil, fmt.Errorf("activation: failures: score %q: %w", res[i+1], err)
-		}
-		ids = append(ids, res[i])
-		scores = append(scores, int64(f))
+	scores := make([]int64, len(fs))
+	for i, f := range fs {
+		scores[i] = int64(f)
 	}
 	return ids, scores, nil
 }

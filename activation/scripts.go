@@ -83,43 +83,7 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then return 2 end
 if redis.call('RPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) end
 return 1`)
 
-var allScripts = []*redis.Script{scriptEnqueue, scriptClaim, scriptHead, scriptSettle, scriptReplay, scriptFailPage}
-
-// failPage lists failures newest first: KEYS failz; ARGV score member n.
-// It returns up to n members with their scores, from the first that sorts
-// after (score, member) in descending order (score, then member bytes,
-// both descending); score "" starts at the newest. The cursor member need
-// not be in the set any more: its place is found by counting what sorts
-// before it (a binary search among the members of equal score), so a
-// failure that stays in the set is listed exactly once. Member "" sorts
-// after every member of its score (a bare time: strictly older).
-var scriptFailPage = redis.NewScript(`
-local key, n = KEYS[1], tonumber(ARGV[3])
-local start = 0
-if ARGV[1] ~= '' then
-  local s, m = ARGV[1], ARGV[2]
-  local cur = m ~= '' and redis.call('ZSCORE', key, m)
-  if cur and tonumber(cur) == tonumber(s) then
-    start = redis.call('ZREVRANK', key, m) + 1
-  else
-    -- byte order, as Redis orders members of equal score
-    local function greater(a, b)
-      for i = 1, math.min(#a, #b) do
-        local x, y = string.byte(a, i), string.byte(b, i)
-        if x ~= y then return x > y end
-      end
-      return #a > #b
-    end
-    local lo = redis.call('ZCOUNT', key, '(' .. s, '+inf')
-    local hi = lo + redis.call('ZCOUNT', key, s, s)
-    while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if greater(redis.call('ZREVRANGE', key, mid, mid)[1], m) then lo = mid + 1 else hi = mid end
-    end
-    start = lo
-  end
-end
-return redis.call('ZREVRANGE', key, start, start + n - 1, 'WITHSCORES')`)
+var allScripts = []*redis.Script{scriptEnqueue, scriptClaim, scriptHead, scriptSettle, scriptReplay}
 
 // scriptCall is one script invocation of a pipeline.
 type scriptCall struct {

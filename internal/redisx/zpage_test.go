@@ -128,3 +128,32 @@ func onEachBackend(t *testing.T, fn func(t *testing.T, ctx context.Context, rdb 
 		})
 	}
 }
+
+// TestZRangeAfterDescending: in reverse the scan goes by score, then by
+// member bytes, both descending; a position that is not a member resumes
+// at its place; member "" resumes strictly below its score.
+func TestZRangeAfterDescending(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, ctx context.Context, rdb redis.UniversalClient, key string) {
+		rdb.ZAdd(ctx, key, redis.Z{Score: 5, Member: "a"}, redis.Z{Score: 5, Member: "c"}, redis.Z{Score: 5, Member: "ab"},
+			redis.Z{Score: 7, Member: "z"}, redis.Z{Score: 3, Member: "q"})
+		page := func(score, member string, n int) string {
+			t.Helper()
+			ms, ss, err := redisx.ZRangeAfter(ctx, rdb, key, true, score, member, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprint(ms, ss)
+		}
+		for _, c := range []struct{ score, member, want string }{
+			{"", "", "[z c ab a q] [7 5 5 5 3]"},
+			{"5", "c", "[ab a q] [5 5 3]"}, // a member: after it
+			{"5", "b", "[ab a q] [5 5 3]"}, // not a member: at its place
+			{"5", "", "[q] [3]"},           // strictly below the score
+			{"7", "z", "[c ab a q] [5 5 5 3]"},
+		} {
+			if got := page(c.score, c.member, 10); got != c.want {
+				t.Errorf("after (%s, %q): %s, want %s", c.score, c.member, got, c.want)
+			}
+		}
+	})
+}
