@@ -23,7 +23,8 @@ type Config struct {
 	// DedupTTL is how long a messageId is remembered (default 48h, at least 24h).
 	DedupTTL time.Duration
 	// TombstoneTTL is how long a deleted profile's identifiers refuse older
-	// messages (default 7 days).
+	// messages (default 7 days, at least DedupTTL: as long as a message may
+	// be redelivered).
 	TombstoneTTL time.Duration
 	// MaxBodyBytes bounds API request bodies (default 4 MiB).
 	MaxBodyBytes int64
@@ -81,8 +82,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: CounterLookbackDays must be at least 1", ErrConfig)
 	case c.DedupTTL < 24*time.Hour:
 		return fmt.Errorf("%w: DedupTTL must be at least 24h", ErrConfig)
-	case c.TombstoneTTL < time.Minute:
-		return fmt.Errorf("%w: TombstoneTTL must be at least 1m", ErrConfig)
+	case c.TombstoneTTL < c.DedupTTL:
+		// a message may be redelivered for as long as its messageId is
+		// remembered: a tombstone gone before that lets one that predates
+		// the deletion bring the person back
+		return fmt.Errorf("%w: TombstoneTTL (%s) must be at least DedupTTL (%s)", ErrConfig, c.TombstoneTTL, c.DedupTTL)
 	case c.MaxBulk < 1:
 		return fmt.Errorf("%w: MaxBulk must be at least 1", ErrConfig)
 	case c.ProfileCacheSize < -1:

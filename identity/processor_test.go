@@ -90,6 +90,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, c := range []Config{
 		{TimelineCap: -1}, {DedupTTL: 1}, {Namespace: "a{b"}, {CounterLookbackDays: -3},
+		{TombstoneTTL: DefaultConfig().DedupTTL / 2}, // (shorter than DedupTTL)
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v accepted", c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"testing"
 
 	"github.com/user360/user360/internal/config"
@@ -35,5 +36,25 @@ func TestServeFlagsOverrideTheFile(t *testing.T) {
 	}
 	if _, err := parseRoles("ingest,nope"); err == nil {
 		t.Fatal("unknown role accepted")
+	}
+}
+
+// TestDevReadsTheEnvironment: dev takes USER360_HTTP_ADDR,
+// USER360_LOG_LEVEL and USER360_TOPIC_PREFIX as the README says; flags
+// still win.
+func TestDevReadsTheEnvironment(t *testing.T) {
+	t.Setenv("USER360_HTTP_ADDR", "127.0.0.1:18999")
+	t.Setenv("USER360_LOG_LEVEL", "warn")
+	t.Setenv("USER360_TOPIC_PREFIX", "env.")
+	f, err := parseDevFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.httpAddr != "127.0.0.1:18999" || f.logLevel != "warn" || f.prefix != "env." {
+		t.Fatalf("from the environment: %+v", f)
+	}
+	f, err = parseDevFlags([]string{"--log-level", "debug"}, io.Discard)
+	if err != nil || f.logLevel != "debug" {
+		t.Fatalf("the flag did not win: %+v %v", f, err)
 	}
 }

@@ -74,3 +74,25 @@ func TestRulesDefaults(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestHashedKeysInConfig: a key configured as its hash matches the key,
+// whatever the case of its hex digits; a malformed hash is refused at
+// start instead of never matching; plain keys stay case-sensitive.
+func TestHashedKeysInConfig(t *testing.T) {
+	upper := "SHA256:" + strings.ToUpper(strings.TrimPrefix(HashKey("wk_secret"), "sha256:"))
+	ts, err := NewTenants([]Tenant{{ID: "demo", WriteKeys: []string{upper}, APIKeys: []string{"Ak_Mixed"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ts.ByWriteKey("wk_secret"); !ok {
+		t.Fatal("an uppercase hash does not match its key")
+	}
+	if _, ok := ts.ByAPIKey("ak_mixed"); ok {
+		t.Fatal("a plain key matched in another case")
+	}
+	for _, bad := range []string{"sha256:ZZ", "sha256:" + strings.Repeat("a", 63), "sha256:" + strings.Repeat("g", 64)} {
+		if _, err := NewTenants([]Tenant{{ID: "demo", WriteKeys: []string{bad}}}); !errors.Is(err, ErrInvalidTenant) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -127,6 +127,22 @@ func HashKey(key string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// normHashedKey returns a configured key as HashKey matches it: a hashed
+// key ("sha256:" in any case) in lowercase, anything else as it is. A
+// hashed key that is not 64 hex digits is refused: it could never match,
+// and the tenant would get 401s with no word at startup.
+func normHashedKey(k string) (string, error) {
+	lower := strings.ToLower(k)
+	hexPart, hashed := strings.CutPrefix(lower, "sha256:")
+	if !hashed {
+		return k, nil
+	}
+	if len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+		return "", errors.New(`a "sha256:" key must be followed by 64 hexadecimal digits`)
+	}
+	return lower, nil
+}
+
 // Tenants is the immutable set of tenants, indexed by id and by key hash.
 type Tenants struct {
 	byID    map[string]*Tenant
@@ -154,6 +170,10 @@ func NewTenants(list []Tenant) (*Tenants, error) {
 			for _, k := range keys {
 				if k == "" {
 					return nil, fmt.Errorf("%w %s: empty key", ErrInvalidTenant, t.ID)
+				}
+				k, err := normHashedKey(k)
+				if err != nil {
+					return nil, fmt.Errorf("%w %s: %w", ErrInvalidTenant, t.ID, err)
 				}
 				h := HashKey(k)
 				if _, dup := idx[h]; dup {

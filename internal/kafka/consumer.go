@@ -191,7 +191,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return err
 			}
 			if finish == nil && !fin.pending() {
-				c.commit(ctx, records)
+				// the finisher's context: a batch applied while shutdown
+				// began is still committed (within ShutdownGrace)
+				c.commit(fin.ctx, records)
 			} else if !fin.push(ctx, records, finish) {
 				continue // ctx ended: the next turn drains and returns
 			}

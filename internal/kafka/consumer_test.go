@@ -248,3 +248,30 @@ func TestStagedConsumerShutdownGraceCancelsAStuckFinish(t *testing.T) {
 		t.Fatalf("committed %d for a batch whose finish never returned", got)
 	}
 }
+
+// TestOneStageBatchAppliedAtShutdownIsCommitted: a one-stage handler that
+// completes its batch while shutdown begins has its offsets committed
+// (within ShutdownGrace), so a restart does not apply the batch again.
+func TestOneStageBatchAppliedAtShutdownIsCommitted(t *testing.T) {
+	g := newStagedRig(t, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Client: kafka.ClientConfig{Brokers: g.brokers}, Group: g.group, Topics: []string{g.topic},
+		RetryBackoff: time.Millisecond, ShutdownGrace: 5 * time.Second,
+	}, func(context.Context, []*kgo.Record) error {
+		cancel() // the signal arrives while the batch is applied; the handler completes it
+		return nil
+	}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(64) {
+		if g.committed(t, p) >= 0 {
+			return
+		}
+	}
+	t.Fatal("the applied batch was not committed")
+}
