@@ -11,7 +11,9 @@
 // reached its end offsets it switches over: it commits the replay's end
 // offsets for the new generation's identity consumer group, the current end
 // of the profile-updates topic for its segmenter group, then SETs the
-// generation pointer key (Activate), which live processes watch.
+// generation pointer key (ActivateFrom: a compare-and-set from the
+// generation the replay planned from), which live processes watch. A replay
+// into a new generation holds the target's lock (LockKey) for its whole run.
 //
 // Generations: the pointer key "<base>:generation" (default
 // "u360:generation") names the active namespace of the derived state;

@@ -88,8 +88,9 @@ func GroupFor(group, base, ns string) string {
 	return group + "." + ns
 }
 
-// Activate makes ns the active generation: one SET of the pointer key, the
-// switch-over itself. Live processes pick it up within their poll interval.
+// Activate makes ns the active generation: one unconditional SET of the
+// pointer key. Live processes pick it up within their poll interval. A
+// replay switches with ActivateFrom instead.
 func Activate(ctx context.Context, rdb redis.UniversalClient, base, ns string) error {
 	if base == "" {
 		base = DefaultBase
@@ -99,6 +100,40 @@ func Activate(ctx context.Context, rdb redis.UniversalClient, base, ns string) e
 	}
 	if err := rdb.Set(ctx, GenerationKey(base), ns, 0).Err(); err != nil {
 		return fmt.Errorf("replay: set %s: %w", GenerationKey(base), err)
+	}
+	return nil
+}
+
+// casScript sets the pointer to ARGV[2] only if it holds ARGV[1] (absent
+// or empty = the base, ARGV[3]); it returns {1, previous} or {0, current}.
+var casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == '' then cur = ARGV[3] end
+if cur ~= ARGV[1] then return {0, cur} end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, cur}
+`)
+
+// ActivateFrom makes ns the active generation only if the pointer still
+// names from (the generation the caller planned from): a compare-and-set.
+// Otherwise it leaves the pointer alone and returns ErrGenerationMoved.
+func ActivateFrom(ctx context.Context, rdb redis.UniversalClient, base, from, ns string) error {
+	if base == "" {
+		base = DefaultBase
+	}
+	if GenerationNumber(base, ns) == 0 {
+		return fmt.Errorf("%w: %q is not a generation of %q", ErrBadGeneration, ns, base)
+	}
+	key := GenerationKey(base)
+	got, err := casScript.Run(ctx, rdb, []string{key}, from, ns, base).Slice()
+	if err != nil {
+		return fmt.Errorf("replay: set %s: %w", key, err)
+	}
+	if len(got) != 2 {
+		return fmt.Errorf("replay: set %s: unexpected reply %v", key, got)
+	}
+	if ok, _ := got[0].(int64); ok != 1 {
+		return fmt.Errorf("%w: %s holds %v, not %s as when the replay started: not switching to %s", ErrGenerationMoved, key, got[1], from, ns)
 	}
 	return nil
 }

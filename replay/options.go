@@ -27,6 +27,16 @@ var (
 	// already holds keys (a previous, interrupted replay): delete them or
 	// pass Target explicitly with Resume.
 	ErrTargetNotEmpty = errors.New("replay: target namespace is not empty")
+	// ErrTargetLocked is returned when another replay holds the target
+	// generation's lock (LockKey).
+	ErrTargetLocked = errors.New("replay: target generation is locked by another replay")
+	// ErrLockLost ends a replay whose target lock expired or was taken
+	// over while it ran (its renewals failed for longer than the TTL).
+	ErrLockLost = errors.New("replay: lost the target generation's lock")
+	// ErrGenerationMoved is returned by a switch when the pointer no
+	// longer holds the generation the replay planned from: it is left
+	// alone.
+	ErrGenerationMoved = errors.New("replay: the active generation changed meanwhile")
 )
 
 // DefaultBatch is the number of records handed to the identity processor at

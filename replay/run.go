@@ -79,34 +79,65 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.DryRun {
 		return res, nil
 	}
+	if o.IntoLive {
+		err := r.run(ctx, &res)
+		return res, err
+	}
+	err = r.runLocked(ctx, &res)
+	return res, err
+}
+
+// runLocked runs a replay into a new generation while holding the
+// target's lock (LockKey): a second replay of the same target is refused
+// before it checks, clears or writes anything.
+func (r *runner) runLocked(ctx context.Context, res *Result) error {
+	lock, err := acquireLock(ctx, r.o.Redis, r.o.Base, r.plan.Target, r.o.Log)
+	if err != nil {
+		return err
+	}
+	lctx, stop := lock.hold(ctx)
+	err = r.run(lctx, res)
+	if cause := context.Cause(lctx); errors.Is(cause, ErrLockLost) {
+		err = cause
+	}
+	if rerr := stop(); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// run checks or clears the target, replays, commits the identity group's
+// offsets and switches, as the options say.
+func (r *runner) run(ctx context.Context, res *Result) error {
+	o := r.o
 	if !o.IntoLive {
 		check := r.checkEmpty
 		if o.Resume {
 			check = r.clearTarget
 		}
 		if err := check(ctx); err != nil {
-			return res, err
+			return err
 		}
 	}
 	start := time.Now()
-	if err := r.replay(ctx, &res); err != nil {
-		res.Duration = time.Since(start)
-		return res, err
-	}
+	err := r.replay(ctx, res)
 	res.Duration = time.Since(start)
+	if err != nil {
+		return err
+	}
 	if o.IntoLive || !o.From.IsZero() || !o.To.IsZero() {
-		return res, nil // partial: never to be switched to
+		return nil // partial: never to be switched to
 	}
 	if err := r.commitIdentity(ctx); err != nil {
-		return res, err
+		return err
 	}
 	if r.plan.Switch {
-		if err := activate(ctx, r.cl, &r.o, r.plan.SegmenterGroup, r.plan.Target); err != nil {
-			return res, err
+		if err := activate(ctx, r.cl, &r.o, r.plan.SegmenterGroup, r.plan.Live, r.plan.Target); err != nil {
+			return err
 		}
 		res.Switched = true
 	}
-	return res, nil
+	return nil
 }
 
 // makePlan resolves namespaces, groups and offset ranges.

@@ -64,8 +64,8 @@ func (r *runner) commitIdentity(ctx context.Context) error {
 // without offsets starts at the end of the profile-updates topic now (the
 // new identity group regenerates every update after the replay's end); a
 // group with offsets (switching back to an older generation) resumes where
-// it stopped. Then the pointer.
-func activate(ctx context.Context, cl *kgo.Client, o *Options, segGroup, target string) error {
+// it stopped. Then the pointer, only if it still names from.
+func activate(ctx context.Context, cl *kgo.Client, o *Options, segGroup, from, target string) error {
 	has, err := hasOffsets(ctx, cl, segGroup, o.Topics.ProfileUpdates)
 	if err != nil {
 		return err
@@ -79,14 +79,16 @@ func activate(ctx context.Context, cl *kgo.Client, o *Options, segGroup, target 
 			return err
 		}
 	}
-	return Activate(ctx, o.Redis, o.Base, target)
+	return ActivateFrom(ctx, o.Redis, o.Base, from, target)
 }
 
 // SwitchTo activates a generation that an earlier replay built with
 // NoSwitch (o.Target names it; o's Kafka, Topics, Redis, Base and group
 // names are used). It refuses a generation whose identity group has no
 // committed offsets (not built by a replay): its consumers would start
-// from the beginning of the log.
+// from the beginning of the log, and one a replay is building (its lock is
+// held). The pointer is set only if it still names the generation active
+// when SwitchTo started.
 func SwitchTo(ctx context.Context, o Options) error {
 	if o.Redis == nil {
 		return fmt.Errorf("%w: Redis is required", ErrOptions)
@@ -102,6 +104,13 @@ func SwitchTo(ctx context.Context, o Options) error {
 	}
 	if GenerationNumber(o.Base, o.Target) < 1 {
 		return fmt.Errorf("%w: %q is not a generation of %q", ErrBadGeneration, o.Target, o.Base)
+	}
+	if err := checkUnlocked(ctx, o.Redis, o.Base, o.Target); err != nil {
+		return err
+	}
+	from, err := ActiveNamespace(ctx, o.Redis, o.Base)
+	if err != nil {
+		return err
 	}
 	cl, err := kafka.NewClient(o.Kafka)
 	if err != nil {
@@ -119,7 +128,7 @@ func SwitchTo(ctx context.Context, o Options) error {
 			return fmt.Errorf("%w: %s has no committed offsets on %s: %s was not built by a replay", ErrOptions, idGroup, o.Topics.Events, o.Target)
 		}
 	}
-	return activate(ctx, cl, &o, segGroup, o.Target)
+	return activate(ctx, cl, &o, segGroup, from, o.Target)
 }
 
 // hasOffsets says whether a group committed offsets on a topic.
