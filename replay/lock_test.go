@@ -68,12 +68,8 @@ func TestSecondReplayRefusedWhileLocked(t *testing.T) {
 // TestLockHeldThenReleased: the lock exists while the replay runs and is
 // gone at its end, so a following replay of the same target can run.
 func TestLockHeldThenReleased(t *testing.T) {
-	e := newEnv(t)
-	publishSome(e, 3)
+	e, _, key := lockEnv(t)
 	ctx := context.Background()
-	target := e.base + "g2"
-	t.Cleanup(func() { cleanKeys(e.rdb, target+"*") })
-	key := replay.LockKey(e.base, target)
 	var during string
 	o := e.options()
 	o.NoSwitch = true
@@ -100,12 +96,8 @@ func TestLockRenewedAndLost(t *testing.T) {
 	// (a TTL of 1.5 s, renewed every 0.5 s: a loaded machine would have
 	// to hold the renewal back a whole second to lose it)
 	defer replay.SetLockTTL(1500 * time.Millisecond)()
-	e := newEnv(t)
-	publishSome(e, 3)
+	e, _, key := lockEnv(t)
 	ctx := context.Background()
-	target := e.base + "g2"
-	t.Cleanup(func() { cleanKeys(e.rdb, target+"*") })
-	key := replay.LockKey(e.base, target)
 	var held bool
 	o := e.options()
 	o.NoSwitch = true
@@ -153,4 +145,15 @@ func TestSwitchRefusedWhenPointerMoved(t *testing.T) {
 	if got := e.rdb.Get(ctx, gk).Val(); got != e.base+"g6" {
 		t.Fatalf("pointer %q, want %sg6", got, e.base)
 	}
+}
+
+// lockEnv is a replay environment with three events published, its
+// target generation (cleaned at the end) and that target's lock key.
+func lockEnv(t *testing.T) (e *env, target, key string) {
+	t.Helper()
+	e = newEnv(t)
+	publishSome(e, 3)
+	target = e.base + "g2"
+	t.Cleanup(func() { cleanKeys(e.rdb, target+"*") })
+	return e, target, replay.LockKey(e.base, target)
 }
