@@ -37,14 +37,43 @@ end
 local function idkey(s) return P .. "id:" .. s end
 local function typeof(s) return string.match(s, "^([^:]*)") end
 
+-- bytesAfter: a sorts after b byte by byte, as Go compares strings (Lua's
+-- > follows the server's collation locale, which Redis sets from the
+-- environment)
+local function bytesAfter(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+
 -- meta is "<ms>|<messageId>"; is a newer than b (b may be false/nil)?
+-- Ties of time go to the greater messageId in byte order (speculate.go's
+-- newerMeta).
 local function newer(a, b)
   if not b then return true end
   if not a then return false end
   local ia, ib = string.find(a, "|", 1, true), string.find(b, "|", 1, true)
   local ta, tb = tonumber(string.sub(a, 1, ia - 1)), tonumber(string.sub(b, 1, ib - 1))
   if ta ~= tb then return ta > tb end
-  return string.sub(a, ia + 1) > string.sub(b, ib + 1)
+  return bytesAfter(string.sub(a, ia + 1), string.sub(b, ib + 1))
+end
+
+-- tagUnion returns the stored list a (decoded) with the elements of b it
+-- lacks appended, encoded, or nil when b adds nothing (the stored value
+-- stays as it is: re-encoding it would differ in form, "\/" for "/", and
+-- report a change that is none).
+local function tagUnion(a, b)
+  local union, seen = {}, {}
+  for _, x in ipairs(a) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
+  local added = false
+  for _, x in ipairs(b) do
+    if not seen[x] then seen[x] = true; union[#union + 1] = x; added = true end
+  end
+  if not added then return nil end
+  -- (cjson writes "/" as "\/"; encoding/json does not)
+  return (string.gsub(cjson.encode(union), "\\/", "/"))
 end
 
 local function change(k, old, new)
@@ -216,11 +245,8 @@ local function mergeInto(a, s)
       local tf = "t:" .. k
       local val, cm, cv = av[tf], sv[f], sv[tf]
       if k == "tags" and val and cv then
-        local union, seen = {}, {}
-        for _, x in ipairs(cjson.decode(cv)) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
-        for _, x in ipairs(cjson.decode(val)) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
-        local enc = cjson.encode(union)
-        if #union > 0 and enc ~= cv then
+        local enc = tagUnion(cjson.decode(cv), cjson.decode(val))
+        if enc then
           sets[#sets + 1] = tf
           sets[#sets + 1] = enc
           change(k, cv, enc)
@@ -313,15 +339,10 @@ for _, kv in ipairs(m.tr) do
     local okO, ol = pcall(cjson.decode, old)
     local okN, nl = pcall(cjson.decode, v)
     if okO and okN and type(ol) == "table" and type(nl) == "table" then
-      local union, seen = {}, {}
-      for _, x in ipairs(ol) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
-      for _, x in ipairs(nl) do if not seen[x] then seen[x] = true; union[#union + 1] = x end end
-      if #union > 0 then
-        local enc = cjson.encode(union)
-        if newer(meta, cur["m:" .. k]) then put("m:" .. k, meta) end
-        if enc ~= old then put(tf, enc); change(k, old, enc) end
-        unioned = true
-      end
+      local enc = tagUnion(ol, nl)
+      if newer(meta, cur["m:" .. k]) then put("m:" .. k, meta) end
+      if enc then put(tf, enc); change(k, old, enc) end
+      unioned = true
     end
   end
   if unioned then

@@ -117,3 +117,36 @@ func TestDuplicateInOneBatch(t *testing.T) {
 		t.Errorf("Paid counted %d times, %d times in the timeline, want 1 and 1", n, paid)
 	}
 }
+
+// TestMarkingPublishedKeepsBucketsExpiring: marking outputs published in a
+// dedup bucket that expired meanwhile (a duplicate found in the oldest
+// bucket, published after its TTL ran out) writes the bucket anew with a
+// TTL, not one that stays forever; a bucket that has a TTL keeps it.
+func TestMarkingPublishedKeepsBucketsExpiring(t *testing.T) {
+	for _, b := range testenv.RedisBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rdb := b.Client(t)
+			g := newRig(t, rdb)
+			ctx := context.Background()
+			now := time.Now()
+			cur, ttl := g.store.dedupBucket(now)
+			live := g.store.keyDedup(g.tenant, cur)
+			rdb.HSet(ctx, live, "m1", "{}")
+			rdb.Expire(ctx, live, time.Duration(ttl)*time.Second)
+			old := cur - dedupBuckets // expired: gone from Redis
+			marks := []dedupMark{{tenant: g.tenant, mid: "m1", bucket: cur}, {tenant: g.tenant, mid: "m0", bucket: old}}
+			if err := g.store.markPublished(ctx, marks, now); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{live, g.store.keyDedup(g.tenant, old)} {
+				d := rdb.TTL(ctx, k).Val()
+				if d <= 0 || d > time.Duration(ttl+60)*time.Second {
+					t.Errorf("%s: TTL %v", k, d)
+				}
+			}
+			if v := rdb.HGet(ctx, live, "m1").Val(); v != "1" {
+				t.Errorf("mark %q", v)
+			}
+		})
+	}
+}

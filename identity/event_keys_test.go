@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -63,5 +64,36 @@ func TestOutOfRangeTimesAreDeadLettered(t *testing.T) {
 	}
 	if ev := g.events(t, "user_id:u3"); len(ev.Recent) != 1 {
 		t.Fatalf("u3's events: %+v", ev.Recent)
+	}
+}
+
+// TestTagUnionThatAddsNothingChangesNothing: a merge import whose tags the
+// profile has already (one with a "/", which Lua's encoder writes as
+// "\/") changes nothing: same stored value, no trait change reported. A
+// merge import that adds a tag stores it without the "\/" form.
+func TestTagUnionThatAddsNothingChangesNothing(t *testing.T) {
+	g := newRig(t, testenv.Redis(t))
+	csv := map[string]any{"user360": map[string]any{"source": "csv", "mode": "merge"}}
+	g.apply(t, schemas.Event{Type: "identify", MessageID: "i1", UserID: "u1", Context: csv,
+		Traits: map[string]any{"tags": []any{"a/b", "c"}}, Timestamp: fixedNow})
+	pid := g.resolve(t, "user_id:u1")
+	key := g.store.keyProfile(g.tenant, pid)
+	before := g.rdb.HGet(context.Background(), key, "t:tags").Val()
+	n := len(g.out.updates(t))
+	g.apply(t, schemas.Event{Type: "identify", MessageID: "i2", UserID: "u1", Context: csv,
+		Traits: map[string]any{"tags": []any{"a/b"}}, Timestamp: fixedNow.Add(time.Minute)})
+	if got := g.rdb.HGet(context.Background(), key, "t:tags").Val(); got != before {
+		t.Fatalf("tags %s, were %s", got, before)
+	}
+	ups := g.out.updates(t)[n:]
+	for _, u := range ups {
+		if len(u.Changes) != 0 {
+			t.Fatalf("a change reported: %+v", u.Changes)
+		}
+	}
+	g.apply(t, schemas.Event{Type: "identify", MessageID: "i3", UserID: "u1", Context: csv,
+		Traits: map[string]any{"tags": []any{"d/e"}}, Timestamp: fixedNow.Add(2 * time.Minute)})
+	if got := g.rdb.HGet(context.Background(), key, "t:tags").Val(); got != `["a/b","c","d/e"]` {
+		t.Fatalf("tags after a new one: %s", got)
 	}
 }

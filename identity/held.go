@@ -236,7 +236,7 @@ func (s *Store) queueHeld(ctx context.Context, pipe redis.Pipeliner, hp *heldPro
 // one pipeline, before the scripts that follow them. It is a pipeline of
 // its own, not the head of applyBatch's: applyBatch resends its pipeline
 // after a NOSCRIPT, and a timeline's LPUSH must not run twice.
-func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedupMark, ttl int64) error {
+func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedupMark, ttl int64, now time.Time) error {
 	if len(hps) == 0 && len(marks) == 0 {
 		return nil
 	}
@@ -244,7 +244,7 @@ func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedup
 	for _, hp := range hps {
 		s.queueHeld(ctx, pipe, hp)
 	}
-	s.queueMarks(ctx, pipe, marks, ttl)
+	s.queueMarks(ctx, pipe, marks, ttl, now)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: write held profiles: %w", err)
 	}
@@ -253,7 +253,11 @@ func (s *Store) writeHeld(ctx context.Context, hps []*heldProfile, marks []dedup
 
 // queueMarks adds one HSET per dedup bucket and tenant setting the marks
 // to "1" (published, or nothing to publish), and an EXPIRE when ttl > 0.
-func (s *Store) queueMarks(ctx context.Context, pipe redis.Pipeliner, marks []dedupMark, ttl int64) {
+// With ttl 0 (marking outputs published, in buckets the scripts wrote and
+// set a TTL on) it adds an EXPIRE NX: a bucket that expired meanwhile (a
+// duplicate found in the oldest bucket, published a minute later) is
+// written anew and must not stay forever.
+func (s *Store) queueMarks(ctx context.Context, pipe redis.Pipeliner, marks []dedupMark, ttl int64, now time.Time) {
 	type group struct {
 		tenant string
 		bucket int64
@@ -275,6 +279,8 @@ func (s *Store) queueMarks(ctx context.Context, pipe redis.Pipeliner, marks []de
 		pipe.HSet(ctx, k, fields[g]...)
 		if ttl > 0 {
 			pipe.Expire(ctx, k, time.Duration(ttl)*time.Second)
+		} else {
+			pipe.ExpireNX(ctx, k, time.Duration(s.bucketTTL(g.bucket, now))*time.Second)
 		}
 	}
 }
@@ -331,7 +337,7 @@ func (p *Processor) FlushHeldOver(ctx context.Context) error {
 // writeHeldChunked writes many held profiles, a pipeline per 1,000.
 func (s *Store) writeHeldChunked(ctx context.Context, hps []*heldProfile) error {
 	for i := 0; i < len(hps); i += 1000 {
-		if err := s.writeHeld(ctx, hps[i:min(i+1000, len(hps))], nil, 0); err != nil {
+		if err := s.writeHeld(ctx, hps[i:min(i+1000, len(hps))], nil, 0, time.Time{}); err != nil {
 			return err
 		}
 	}
@@ -362,7 +368,7 @@ func (p *Processor) applyHolding(ctx context.Context, c *chunk, now time.Time, h
 	}
 	p.m.scripts.WithLabelValues("held").Add(float64(len(marks)))
 	hps := h.take(flush)
-	if err := p.store.writeHeld(ctx, hps, marks, ttl); err != nil {
+	if err := p.store.writeHeld(ctx, hps, marks, ttl, now); err != nil {
 		p.settle(in, nil, err)
 		return nil, err
 	}

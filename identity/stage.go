@@ -206,7 +206,7 @@ func (p *Processor) finish(ctx context.Context, st *stagedBatch) error {
 	if p.noStore {
 		return nil
 	}
-	if err := p.store.markPublished(ctx, b.toMark); err != nil {
+	if err := p.store.markPublished(ctx, b.toMark, p.clock()); err != nil {
 		// Not fatal: a redelivery would republish identical records.
 		if errors.Is(err, context.Canceled) {
 			return err

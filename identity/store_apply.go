@@ -464,12 +464,12 @@ type dedupMark struct {
 // markPublished replaces the stored outputs of published messages by "1":
 // a later redelivery publishes nothing, and the dedup buckets stay small.
 // One HSET per dedup bucket and tenant.
-func (s *Store) markPublished(ctx context.Context, done []dedupMark) error {
+func (s *Store) markPublished(ctx context.Context, done []dedupMark, now time.Time) error {
 	if len(done) == 0 {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	s.queueMarks(ctx, pipe, done, 0)
+	s.queueMarks(ctx, pipe, done, 0, now)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("identity: mark published: %w", err)
 	}
@@ -490,6 +490,13 @@ const dedupBuckets = 3
 func (s *Store) dedupBucket(now time.Time) (bucket, ttl int64) {
 	span := int64(s.cfg.DedupTTL / (dedupBuckets - 1))
 	bucket = now.UnixNano() / span
+	return bucket, s.bucketTTL(bucket, now)
+}
+
+// bucketTTL is the TTL (s) that keeps dedup bucket until no later
+// bucket's check reads it, at least a minute.
+func (s *Store) bucketTTL(bucket int64, now time.Time) int64 {
+	span := int64(s.cfg.DedupTTL / (dedupBuckets - 1))
 	end := (bucket + dedupBuckets) * span
-	return bucket, (end-now.UnixNano())/int64(time.Second) + 60
+	return max((end-now.UnixNano())/int64(time.Second)+60, 60)
 }

@@ -321,6 +321,9 @@ func (s *Service) applyMerge(ctx context.Context, ec *evalCtx, p *pstate, u *upd
 			cur = c.Retain(cur, t, ec.now, ec.loc)
 		}
 		p.st.Conds[k] = cur
+		// the absorbed stamps must be written even when nothing else of
+		// the survivor changes (the absorbed state is gone after this)
+		p.dirty = true
 		names[c.Name] = true
 	}
 	u.mergedEvents = u.mergedEvents[:0]

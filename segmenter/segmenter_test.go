@@ -289,6 +289,25 @@ func TestSegmentReferencesCascade(t *testing.T) {
 	}
 }
 
+// TestMergeKeepsAbsorbedEventHistory: a merge that changes nothing else of
+// the survivor (no trait, no identity, counts still under the threshold)
+// still keeps the absorbed profile's event stamps: its third order makes
+// it a member.
+func TestMergeKeepsAbsorbedEventHistory(t *testing.T) {
+	h := newHarness(t, opts{})
+	buyers := h.segment("Buyers", `{"event":"Order Completed","count":{"op":"gte","value":3}}`)
+	h.handle(h.rec(eventUpdate("a", "Order Completed", t0, nil, nil)))
+	h.clock.Set(t0.Add(time.Second))
+	h.handle(h.rec(eventUpdate("b", "Order Completed", t0.Add(time.Second), nil, nil)))
+	h.handle(h.rec(schemas.ProfileUpdate{Type: schemas.ProfileMerged, ProfileID: "b",
+		Merge: &schemas.Merge{Survivor: "b", Absorbed: []string{"a"}}}))
+	h.clock.Set(t0.Add(2 * time.Second))
+	h.handle(h.rec(eventUpdate("b", "Order Completed", t0.Add(2*time.Second), nil, nil)))
+	if !reflect.DeepEqual(h.members(buyers), []string{"b"}) {
+		t.Fatalf("survivor with 3 orders not a member: %v", h.members(buyers))
+	}
+}
+
 func TestMergeAndDelete(t *testing.T) {
 	h := newHarness(t, opts{})
 	buyers := h.segment("Buyers", `{"event":"Order Completed","count":{"op":"gte","value":2}}`)
