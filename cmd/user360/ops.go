@@ -21,14 +21,18 @@ func (s *stack) opsRoutes() {
 		defer cancel()
 		checks := map[string]string{"kafka": "ok", "redis": "ok"}
 		status := http.StatusOK
+		// the reason goes to the log, not to the unauthenticated caller
+		// (it names internal addresses)
 		if err := kafka.Ping(ctx, s.producer); err != nil {
-			checks["kafka"] = err.Error()
+			checks["kafka"] = "unavailable"
 			status = http.StatusServiceUnavailable
+			s.cfg.Log.Warn().Err(err).Msg("readyz: the broker does not answer")
 		}
 		if s.cfg.Redis != nil {
 			if err := s.cfg.Redis.Ping(ctx).Err(); err != nil {
-				checks["redis"] = err.Error()
+				checks["redis"] = "unavailable"
 				status = http.StatusServiceUnavailable
+				s.cfg.Log.Warn().Err(err).Msg("readyz: Redis does not answer")
 			}
 		} else {
 			checks["redis"] = "not used by these roles"
