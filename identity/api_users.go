@@ -106,13 +106,7 @@ func optionalTime(v any) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	return t, err == nil && inYearRange(t)
-}
-
-// inYearRange reports whether t's UTC year is 0000 to 9999.
-func inYearRange(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 0 && y <= 9999
+	return t, err == nil && schemas.ValidEventTime(t)
 }
 
 // optionalString reads an optional string property (absent or null: "").
@@ -397,7 +391,7 @@ func (s *Service) trackEvent(r *http.Request, req *EventRequest) (schemas.Event,
 	if name == "" || len(name) > 256 {
 		return schemas.Event{}, &FieldError{"eventName", "eventName must be 1 to 256 characters"}
 	}
-	if req.Timestamp != nil && !inYearRange(*req.Timestamp) {
+	if req.Timestamp != nil && !schemas.ValidEventTime(*req.Timestamp) {
 		return schemas.Event{}, &FieldError{"timestamp", "timestamp must be in the years 0000 to 9999 (UTC)"}
 	}
 	if _, err := floatNumbers(req.Payload); err != nil {

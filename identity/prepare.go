@@ -143,7 +143,7 @@ func encodeTrait(v any) (string, error) {
 // it would fail to encode, and the batch with it, again on every retry.
 func checkEventTimes(e *schemas.Event) error {
 	check := func(name string, t time.Time) error {
-		if !jsonTime(t) || !jsonTime(t.UTC()) {
+		if !schemas.ValidEventTime(t) {
 			return fmt.Errorf("%w: %s is outside the years 0000–9999 in UTC", ErrBadMessage, name)
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/user360/user360/internal/jsonscan"
+	"github.com/user360/user360/schemas"
 )
 
 // encodeUpdate returns exactly json.Marshal(u) (same bytes, same error)
@@ -18,7 +19,7 @@ import (
 // encoding/json HTML-escapes) is re-encoded by encoding/json, which
 // compacts, escapes and validates it.
 func encodeUpdate(u *wireUpdate) ([]byte, error) {
-	if !jsonTime(u.Timestamp) {
+	if !schemas.JSONTime(u.Timestamp) {
 		return json.Marshal(u) // the error exactly as json.Marshal words it
 	}
 	n := 200 + len(u.Event) + len(u.Changes) + len(u.Traits) +
@@ -92,15 +93,6 @@ func encodeUpdate(u *wireUpdate) ([]byte, error) {
 	b = u.Timestamp.AppendFormat(b, time.RFC3339Nano) // as Time.MarshalJSON
 	b = append(b, '"')
 	return append(b, '}'), nil
-}
-
-// jsonTime reports whether Time.MarshalJSON can encode t (a year from 0
-// to 9999, a zone offset under a day): then it writes t in RFC 3339 with
-// nanoseconds, quoted.
-func jsonTime(t time.Time) bool {
-	_, off := t.Zone()
-	y := t.Year()
-	return y >= 0 && y <= 9999 && off > -24*3600 && off < 24*3600
 }
 
 // appendRawField appends an omitempty json.RawMessage field.

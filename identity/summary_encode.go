@@ -13,7 +13,7 @@ import (
 // jsonscan.AppendJSON (encoding/json only for a value that decoding JSON
 // does not yield). FuzzEncodeSummary holds the two equal.
 func encodeSummary(s *schemas.EventSummary) ([]byte, error) {
-	if !jsonTime(s.Timestamp) {
+	if !schemas.JSONTime(s.Timestamp) {
 		return json.Marshal(s) // the same error encoding/json gives
 	}
 	b := make([]byte, 0, 160+len(s.Name)+len(s.MessageID))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/user360/user360/schemas"
 )
 
 var (
@@ -20,7 +22,10 @@ func parseTime(s string) (time.Time, error) {
 	if err != nil {
 		return t, err
 	}
-	return inYearRange(t.UTC())
+	if !schemas.ValidEventTime(t) {
+		return time.Time{}, errYearOutOfRange
+	}
+	return t.UTC(), nil
 }
 
 func parseLayouts(s string) (time.Time, error) {
@@ -39,17 +44,6 @@ func parseLayouts(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errBadTime
-}
-
-// inYearRange refuses a UTC time outside years 0000-9999: an offset can
-// carry "9999-12-31T23:59:59-23:59" into year 10000, which RFC 3339 (the
-// event schema's date-time) cannot write and encoding/json refuses to
-// encode.
-func inYearRange(t time.Time) (time.Time, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, errYearOutOfRange
-	}
-	return t, nil
 }
 
 // correctSkew applies Segment's clock-skew correction

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEventKeysMatchExactly: a key that differs from a known field only in
@@ -65,5 +66,26 @@ func TestEventDecodeErrors(t *testing.T) {
 	var n Event
 	if err := json.Unmarshal([]byte(`null`), &n); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidEventTime: a time is valid when it can be written as it is and
+// in UTC; an offset can carry the year 9999 into 10000 in UTC.
+func TestValidEventTime(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2026-11-28T10:00:00Z":      true,
+		"9999-12-31T23:59:59Z":      true,
+		"9999-12-31T23:59:59+01:00": true,
+		"9999-12-31T23:59:59-01:00": false,
+		"0000-01-01T00:00:00Z":      true,
+		"0000-01-01T00:00:00+01:00": false,
+	} {
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ValidEventTime(ts); got != want {
+			t.Errorf("%s: %v", s, got)
+		}
 	}
 }
