@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/user360/user360/internal/httpx"
+	"github.com/user360/user360/internal/jsonscan"
 	"github.com/user360/user360/schemas"
 )
 
@@ -151,44 +152,17 @@ func (s *Service) userEvent(r *http.Request, props map[string]any, path string, 
 	return e, rej, nil
 }
 
-// floatNumbers turns the json.Numbers in v into float64 (what decoding
-// without UseNumber gives), in place for maps and lists.
-func floatNumbers(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("number %s: %w", x, err)
-		}
-		return f, nil
-	case map[string]any:
-		for k, e := range x {
-			var err error
-			if x[k], err = floatNumbers(e); err != nil {
-				return nil, err
-			}
-		}
-	case []any:
-		for i, e := range x {
-			var err error
-			if x[i], err = floatNumbers(e); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return v, nil
-}
-
 // recordNumbers converts the numbers of a user record except its userId
-// (kept as json.Number for identString); it returns the key at fault.
+// (kept as json.Number for identString) to float64; it returns the path
+// of a number out of range.
 func recordNumbers(props map[string]any) (string, error) {
 	for _, k := range sortedKeys(props) {
 		if k == "userId" {
 			continue
 		}
-		v, err := floatNumbers(props[k])
+		v, at, err := jsonscan.Floats(props[k])
 		if err != nil {
-			return k, err
+			return k + at, err
 		}
 		props[k] = v
 	}
@@ -394,8 +368,8 @@ func (s *Service) trackEvent(r *http.Request, req *EventRequest) (schemas.Event,
 	if req.Timestamp != nil && !schemas.ValidEventTime(*req.Timestamp) {
 		return schemas.Event{}, &FieldError{"timestamp", "timestamp must be in the years 0000 to 9999 (UTC)"}
 	}
-	if _, err := floatNumbers(req.Payload); err != nil {
-		return schemas.Event{}, &FieldError{"payload", err.Error()}
+	if _, at, err := jsonscan.Floats(req.Payload); err != nil {
+		return schemas.Event{}, &FieldError{"payload" + at, err.Error()}
 	}
 	e := schemas.Event{Type: schemas.TypeTrack, UserID: uid, Event: name, Properties: req.Payload, MessageID: strings.TrimSpace(req.MessageID)}
 	if req.Timestamp != nil {

@@ -3,6 +3,8 @@ package jsonscan
 import (
 	"encoding/json"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +81,26 @@ func TestAppendJSON(t *testing.T) {
 		if string(got) != "x"+string(want) {
 			t.Errorf("AppendJSON(%#v) = %q, want %q", v, got, "x"+string(want))
 		}
+	}
+}
+
+// TestFloats: json.Numbers become float64 in place; a number out of range
+// is an error with its path below the value.
+func TestFloats(t *testing.T) {
+	dec := func(s string) any {
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v, at, err := Floats(dec(`{"a":[1,2.5,{"b":-3e2}],"c":"x","d":true}`))
+	if err != nil || at != "" || !reflect.DeepEqual(v, map[string]any{"a": []any{1.0, 2.5, map[string]any{"b": -300.0}}, "c": "x", "d": true}) {
+		t.Fatalf("%#v %q %v", v, at, err)
+	}
+	if _, at, err := Floats(dec(`{"z":1,"a":[0,{"b":1e400}]}`)); err == nil || at != ".a[1].b" {
+		t.Fatalf("path %q, %v", at, err)
 	}
 }
