@@ -90,7 +90,7 @@ func failCursor(score int64, deliveryID string) string {
 	return strconv.FormatInt(score, 10) + ":" + base64.RawURLEncoding.EncodeToString([]byte(deliveryID))
 }
 
-// parseFailCursor splits a cursor into the script's score and member
+// parseFailCursor splits a cursor into ZRangeAfter's score and member
 // arguments ("" score: from the newest). A bare unix-ms time (the cursors
 // of earlier versions) has the member "", which sorts before every
 // delivery id: the page resumes strictly before that time.
